@@ -1,0 +1,10 @@
+"""Where methods are registered: the modules whose import registers them.
+
+Adding a method = writing its function with ``@tinct.registry.register`` and
+adding its module here. Modules must import heavy dependencies (PyTorch, ...)
+inside functions so that listing methods stays fast.
+"""
+
+METHOD_MODULES: tuple[str, ...] = (
+    "tinct.transfer.reinhard",
+)
