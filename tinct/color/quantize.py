@@ -16,7 +16,7 @@ References
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -29,7 +29,7 @@ SOFT_NEIGHBOURS = 5
 SOFT_SIGMA = 5.0
 
 
-@lru_cache(maxsize=None)
+@cache
 def _bins(name: str) -> np.ndarray:
     if name == "313":
         centres = np.array(PTS_IN_HULL, dtype=np.float32)
@@ -48,7 +48,7 @@ def ab_bins(name: str = "313") -> np.ndarray:
     return _bins(str(name))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tree(name: str) -> cKDTree:
     return cKDTree(_bins(name))
 
