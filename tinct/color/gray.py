@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinct._threads import single_threaded_blas
 from tinct.color.lab import rgb2lab, srgb_to_linear
 from tinct.pixels import to_float_rgb
 
@@ -24,7 +25,8 @@ def rgb2gray(image) -> np.ndarray:
     .. [1] ITU-R BT.601-7, Studio encoding parameters of digital television.
     """
     rgb = to_float_rgb(image)
-    return rgb @ REC601
+    with single_threaded_blas():
+        return rgb @ REC601
 
 
 def rgb2lightness(image) -> np.ndarray:
@@ -40,7 +42,8 @@ def rgb2lightness(image) -> np.ndarray:
         arr = arr[..., :3]
     if arr.dtype.kind == "f":
         arr = np.clip(arr, 0.0, 1.0)
-    y = srgb_to_linear(arr) @ np.array([0.212671, 0.715160, 0.072169], np.float32)
+    with single_threaded_blas():
+        y = srgb_to_linear(arr) @ np.array([0.212671, 0.715160, 0.072169], np.float32)
     small = y <= np.float32(0.008856)
     f = np.cbrt(y)
     f[small] = y[small] * np.float32(7.787) + np.float32(16.0 / 116.0)

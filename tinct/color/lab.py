@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinct._threads import single_threaded_blas
 from tinct.errors import ParameterError
 
 # sRGB primaries -> XYZ, as in skimage.color.colorconv.xyz_from_rgb.
@@ -91,6 +92,11 @@ def rgb2lab(rgb) -> np.ndarray:
     Matches ``skimage.color.rgb2lab`` to within 1e-4 over the sRGB cube.
     """
     arr = _check_rgb(rgb)
+    with single_threaded_blas():
+        return _rgb2lab(arr)
+
+
+def _rgb2lab(arr: np.ndarray) -> np.ndarray:
     shape = arr.shape
     flat = arr.reshape(-1, 3)
     out = np.empty(flat.shape, dtype=np.float32)
@@ -154,6 +160,11 @@ def lab2rgb(lab, gamut: str = "clip", dtype=np.float32) -> np.ndarray:
         raise ParameterError(f"lab: last axis must have 3 channels, got shape {lab.shape}")
     shape = lab.shape
     flat = lab.reshape(-1, 3)
+    with single_threaded_blas():
+        return _lab2rgb(flat, gamut, dtype).reshape(shape)
+
+
+def _lab2rgb(flat: np.ndarray, gamut: str, dtype) -> np.ndarray:
     from tinct.pixels import from_float
 
     out = np.empty(flat.shape, dtype=np.dtype(dtype) if np.dtype(dtype).kind == "u" else np.float32)
@@ -164,7 +175,7 @@ def lab2rgb(lab, gamut: str = "clip", dtype=np.float32) -> np.ndarray:
         if gamut == "chroma":
             lin = _fit_chroma(block, lin)
         out[start : start + step] = from_float(linear_to_srgb(lin), out.dtype)
-    return out.reshape(shape)
+    return out
 
 
 def _fit_chroma(lab: np.ndarray, lin: np.ndarray, iterations: int = 12) -> np.ndarray:
