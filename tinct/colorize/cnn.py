@@ -1,0 +1,399 @@
+"""Automatic colorization with a CNN that predicts a distribution over quantized ab (seeds 001, 002).
+
+Pipeline, for every backend and network:
+
+1. L of the input at full resolution (``rgb2lightness``; a gray input's own L).
+2. L resized, aspect ratio kept, to about ``input_size``\\ :sup:`2` pixels with
+   sides a multiple of 8; the network gives bin logits at 1/4 of that.
+3. Annealed-mean decoding ``ab = softmax(z / T) . centres`` (T = 0.38 by
+   default; 1 = mean, -> 0 = mode) on the network's own logits ``z`` (see
+   :mod:`tinct.models.eccv16` for how the authors' port folds 1/0.38 into its
+   weights and how tinct divides it out, so T means the same everywhere). The
+   Caffe/cv2 backend decodes inside OpenCV exactly as seed 001 does, with
+   ``conv8_313_rh`` = 1/T.
+4. ab upsampled to full size, guided by the full-resolution L (joint
+   bilateral by default, or guided filter; :mod:`tinct.colorize.upsample`)
+   or bilinearly.
+5. Joined with the input's own L and converted to sRGB with
+   ``gamut='chroma'`` (chroma reduced, L and hue kept), so the output's L is
+   the input's L to the rounding of the output dtype.
+
+Methods registered here: ``eccv16``, ``siggraph17`` and ``auto`` (the
+registry's default weights). :func:`colorize_many` batches many images and
+reuses the loaded model (:func:`tinct.models.loading.get_runner` caches it).
+
+References
+----------
+.. [1] R. Zhang, P. Isola, A. A. Efros, "Colorful Image Colorization", ECCV 2016.
+.. [2] R. Zhang, J.-Y. Zhu et al., "Real-Time User-Guided Image Colorization with
+       Learned Deep Priors", SIGGRAPH 2017.
+.. [3] K. He, J. Sun, X. Tang, "Guided Image Filtering", TPAMI 2013.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinct.color import DEFAULT_TEMPERATURE, annealed_mean, decode_mode, entropy, lab2rgb, rgb2lightness
+from tinct.errors import MissingWeightsError, ParameterError
+from tinct.pixels import check_image, output_dtype, restore, split_alpha
+from tinct.registry import Param, register
+
+_COMMON = [
+    Param("weights", "str", None, "Weights file (.pth, tinct .pt or .caffemodel); default: the registry's cached file."),
+    Param("prototxt", "str", None, "Caffe deploy .prototxt, needed with backend=caffe."),
+    Param("temperature", "float", DEFAULT_TEMPERATURE, "Annealed-mean temperature: 1 = mean, towards 0 = mode.",
+          min=0.01, max=100.0),
+    Param("input_size", "int", 0, "Network input side (about size^2 pixels, aspect kept); 0 = the model's own.",
+          min=0, max=4096),
+    Param("device", "str", "auto", "Where the network runs.", choices=("auto", "cpu", "cuda")),
+    Param("threads", "int", 0, "CPU threads for inference; 0 = library default.", min=0, max=512),
+    Param("upsample", "str", "bilateral", "How ab is brought to full size: joint bilateral or guided filter "
+          "(both guided by the full-resolution L), or bilinear.", choices=("bilateral", "guided", "bilinear")),
+    Param("backend", "str", "auto", "Inference engine; auto = caffe for .caffemodel with OpenCV<5, else torch.",
+          choices=("auto", "torch", "onnx", "caffe")),
+]
+
+
+# --------------------------------------------------------------------------- helpers
+def net_input_shape(height: int, width: int, input_size: int, multiple: int = 8) -> tuple[int, int]:
+    """Network input (h, w): about ``input_size**2`` pixels, the image's aspect, sides multiples of ``multiple``."""
+    scale = input_size / math.sqrt(height * width)
+    h = max(2 * multiple, int(round(height * scale / multiple)) * multiple)
+    w = max(2 * multiple, int(round(width * scale / multiple)) * multiple)
+    return h, w
+
+
+def decode(logits: np.ndarray, bins: str, temperature: float) -> np.ndarray:
+    """Annealed mean of (Q, h, w) logits -> (h, w, 2) ab, for any bin table."""
+    if bins in ("313", "484"):
+        return annealed_mean(logits, bins=bins, temperature=temperature, axis=0)
+    z = np.moveaxis(np.asarray(logits, np.float32), 0, -1) / np.float32(temperature)
+    z -= z.max(axis=-1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=-1, keepdims=True)
+    return z @ _centres(bins)
+
+
+def _centres(bins: str) -> np.ndarray:
+    if bins == "529":
+        from tinct.models.siggraph17 import siggraph_bins
+
+        return siggraph_bins()
+    from tinct.color import ab_bins
+
+    return ab_bins(bins)
+
+
+def _mode(logits: np.ndarray, bins: str) -> np.ndarray:
+    if bins in ("313", "484"):
+        return decode_mode(logits, bins=bins, axis=0).astype(np.float32)
+    return _centres(bins)[np.argmax(logits, axis=0)]
+
+
+def _lightness(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB L of an image given as (H, W), (H, W, 1) or (H, W, 3).
+
+    Gray input is converted from its one channel (R = G = B, so Y is the
+    linearised value itself: the Y row of the sRGB matrix sums to 1) instead of
+    being replicated to three channels first; integers go through the exact
+    lookup table of :func:`tinct.color.lab.srgb_to_linear`.
+    """
+    if rgb.ndim == 3 and rgb.shape[2] == 1:
+        rgb = rgb[..., 0]
+    if rgb.ndim == 3:
+        return rgb2lightness(rgb)
+    from tinct.color.lab import srgb_to_linear
+
+    g = rgb if rgb.dtype.kind == "u" else np.clip(rgb, 0.0, 1.0).astype(np.float32)
+    y = srgb_to_linear(g)
+    small = y <= np.float32(0.008856)
+    f = np.cbrt(y)
+    f[small] = y[small] * np.float32(7.787) + np.float32(16.0 / 116.0)
+    f *= np.float32(116.0)
+    f -= np.float32(16.0)
+    return f
+
+
+def _assemble(lightness: np.ndarray, ab: np.ndarray, dtype) -> np.ndarray:
+    lab = np.empty(lightness.shape + (3,), np.float32)
+    lab[..., 0] = lightness
+    lab[..., 1:] = ab
+    return lab2rgb(lab, gamut="chroma", dtype=dtype)
+
+
+def _reattach(result: np.ndarray, original: np.ndarray) -> np.ndarray:
+    out = restore(result, original)
+    if original.ndim == 3 and original.shape[2] == 2:  # gray + alpha
+        out = np.concatenate([out, original[..., 1:2].astype(out.dtype, copy=False)], axis=2)
+    return out
+
+
+@dataclass
+class Model:
+    """What the pipeline needs to know about a loaded model."""
+
+    runner: object
+    bins: str
+    head: str  # 'logits', 'regression' or 'cv2'
+    input_size: int
+    multiple: int
+
+
+def resolve_weights(arch: str, weights: str | None, backend: str, prototxt: str | None):
+    """Pick the weights file (and prototxt) and the backend; MissingWeightsError says exactly what is missing."""
+    from tinct.models import weights as registry
+
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise MissingWeightsError(f"weights: file not found: {path}")
+    else:
+        name = arch
+        if backend == "caffe":
+            name = f"{arch}-caffe"
+            if name not in registry.REGISTRY:
+                raise ParameterError(f"backend: caffe is available for eccv16 only, not {arch!r}")
+        path = registry.find(name)
+        if backend == "caffe" and prototxt is None:
+            prototxt = str(registry.find(registry.get_entry(name).companion))
+    caffe_file = path.suffix.lower() == ".caffemodel"
+    if backend == "auto":
+        from tinct.models.caffe import cv2_has_caffe
+
+        backend = "caffe" if caffe_file and prototxt is not None and cv2_has_caffe() else "torch"
+    if backend == "caffe" and not caffe_file:
+        raise ParameterError(f"backend: caffe needs a .caffemodel, got {path.name}")
+    if prototxt is not None and not Path(prototxt).is_file():
+        raise MissingWeightsError(f"prototxt: file not found: {prototxt}")
+    return path, backend, prototxt
+
+
+def load_model(arch: str | None, weights=None, *, prototxt=None, backend="auto", device="auto", threads=0,
+               head="logits") -> Model:
+    """Load (or fetch from the cache) the model for ``arch`` with the given weights and backend."""
+    from tinct.models.loading import get_runner
+
+    path, backend, prototxt = resolve_weights(arch or "eccv16", weights, backend, prototxt)
+    runner = get_runner(path, arch, backend=backend, head=head, device=device, prototxt=prototxt, threads=threads)
+    return Model(runner, runner.bins, runner.head, runner.input_size, runner.size_multiple)
+
+
+def _prepare(image, model: Model, input_size: int):
+    arr = check_image(image)
+    rgb, _ = split_alpha(arr)
+    lightness = _lightness(rgb)
+    size = input_size or model.input_size
+    if size < 32:
+        raise ParameterError(f"input_size: must be 0 (model default) or >= 32, got {size}")
+    h, w = net_input_shape(*lightness.shape, size, model.multiple)
+    from tinct.colorize.upsample import resize
+
+    l_in = resize(lightness, (h, w))
+    return arr, lightness, l_in
+
+
+def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsample: str, return_extras: bool):
+    from tinct.colorize.upsample import bilinear_upsample, upsample_ab
+
+    logits = out.get("logits")
+    if "ab" in out:
+        ab_low = np.moveaxis(out["ab"], 0, -1)
+    else:
+        ab_low = decode(logits, model.bins, temperature)
+    ab = upsample_ab(ab_low, lightness, upsample)
+    dtype = output_dtype(arr)
+    result = _reattach(_assemble(lightness, ab, dtype), arr)
+    if not return_extras:
+        return result
+    extras: dict = {"ab_lowres": ab_low}
+    if logits is not None:
+        ent = entropy(logits, axis=0)
+        extras["entropy"] = bilinear_upsample(ent[..., None], lightness.shape)[..., 0]
+        mode_ab = upsample_ab(_mode(logits, model.bins), lightness, upsample)
+        extras["mode"] = _reattach(_assemble(lightness, mode_ab, dtype), arr)
+        extras["logits"] = logits
+    return result, extras
+
+
+def _run(model: Model, batch: np.ndarray, temperature: float, want_logits: bool) -> dict:
+    if model.head == "cv2":
+        return model.runner.run(batch, temperature, want_logits=want_logits)
+    return model.runner.run(batch)
+
+
+def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=None,
+                 temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0, upsample="bilateral",
+                 backend="auto", head="logits", return_extras=False):
+    """Colorize one image with a CNN; see :mod:`tinct.colorize.cnn` for the pipeline.
+
+    Returns the image (caller's dtype, alpha kept) or, with ``return_extras``,
+    ``(image, extras)`` where extras holds ``entropy`` (H, W) nats,
+    ``mode`` (the image decoded with each pixel's most probable bin),
+    ``ab_lowres`` and ``logits`` (classification heads only).
+    """
+    model = load_model(arch, weights, prototxt=prototxt, backend=backend, device=device, threads=threads, head=head)
+    arr, lightness, l_in = _prepare(image, model, input_size)
+    out = _run(model, l_in[None, None], temperature, return_extras)
+    first = {k: v[0] for k, v in out.items()}
+    return _finish(arr, lightness, first, model, temperature, upsample, return_extras)
+
+
+def colorize_many(images: Iterable, *, arch: str | None = "eccv16", batch_size: int = 8,
+                  progress: Callable[[int], None] | None = None, return_extras: bool = False, **params):
+    """Colorize many images with one loaded model, batching images whose network input shapes agree.
+
+    ``images`` is an iterable of arrays (or of callables returning arrays, so
+    files can be read lazily). Yields results in input order; ``progress(n)``
+    is called after each chunk with the number of images finished.
+    """
+    if not (isinstance(batch_size, int) and batch_size >= 1):
+        raise ParameterError(f"batch_size: must be an integer >= 1, got {batch_size!r}")
+    temperature = params.pop("temperature", DEFAULT_TEMPERATURE)
+    upsample = params.pop("upsample", "bilateral")
+    input_size = params.pop("input_size", 0)
+    model = load_model(arch, params.pop("weights", None), **params)
+    chunk: list = []
+
+    def flush():
+        prepared = [_prepare(img() if callable(img) else img, model, input_size) for img in chunk]
+        outs: list = [None] * len(prepared)
+        groups: dict = {}
+        for i, (_, _, l_in) in enumerate(prepared):
+            groups.setdefault(l_in.shape, []).append(i)
+        for idx in groups.values():
+            batch = np.stack([prepared[i][2] for i in idx])[:, None]
+            out = _run(model, batch, temperature, return_extras)
+            for j, i in enumerate(idx):
+                outs[i] = {k: v[j] for k, v in out.items()}
+        results = [_finish(a, lt, o, model, temperature, upsample, return_extras)
+                   for (a, lt, _), o in zip(prepared, outs)]
+        if progress is not None:
+            progress(len(results))
+        return results
+
+    for img in images:
+        chunk.append(img)
+        if len(chunk) == batch_size:
+            yield from flush()
+            chunk = []
+    if chunk:
+        yield from flush()
+
+
+# --------------------------------------------------------------------------- registered methods
+@register(
+    "eccv16",
+    kind="colorize",
+    summary="Automatic colorization with the ECCV 2016 network of Zhang et al. (needs weights).",
+    params=_COMMON,
+)
+def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto",
+           threads=0, upsample="bilateral", backend="auto", return_extras=False):
+    """Colorize with the ECCV16 network (PyTorch ``.pth``, tinct file, or the Caffe release).
+
+    Parameters
+    ----------
+    image : (H, W[, 1|2|3|4]) ndarray
+        Gray or colour (its own L is kept); uint8, uint16 or float in [0, 1].
+    weights : str, optional
+        Weights file. Default: the registry entry ``eccv16`` (or ``eccv16-caffe``
+        with ``backend='caffe'``) in the cache; missing -> MissingWeightsError
+        naming the ``tinct models download`` command.
+    prototxt : str, optional
+        The Caffe deploy file for a ``.caffemodel``.
+    temperature : float, default 0.38
+        Annealed-mean temperature (paper's value).
+    input_size : int, default 0
+        Network input side; 0 = the model's (256 for the PyTorch port, 224 Caffe).
+    device : {'auto', 'cpu', 'cuda'}
+    threads : int
+        CPU threads (0 = library default).
+    upsample : {'bilateral', 'guided', 'bilinear'}
+        Joint bilateral (default, measured best), guided filter, or plain bilinear (seed 001).
+    backend : {'auto', 'torch', 'onnx', 'caffe'}
+    return_extras : bool
+        API only: also return a dict with ``entropy``, ``mode``, ``ab_lowres``.
+
+    Returns
+    -------
+    ndarray
+        (H, W, 3[+alpha]) colour image of the input's dtype.
+
+    References
+    ----------
+    .. [1] R. Zhang, P. Isola, A. A. Efros, "Colorful Image Colorization", ECCV 2016.
+    """
+    return colorize_cnn(image, arch="eccv16", weights=weights, prototxt=prototxt, temperature=temperature,
+                        input_size=input_size, device=device, threads=threads, upsample=upsample, backend=backend,
+                        return_extras=return_extras)
+
+
+@register(
+    "siggraph17",
+    kind="colorize",
+    summary="Automatic colorization with the SIGGRAPH 2017 network of Zhang et al., no hints (needs weights).",
+    params=[p for p in _COMMON if p.name not in ("prototxt", "backend")] + [
+        Param("backend", "str", "auto", "Inference engine (auto = torch).", choices=("auto", "torch", "onnx")),
+        Param("head", "str", "regression", "Output used: the regression head (as the authors' demo) or the "
+              "529-bin classification head decoded by annealed mean.", choices=("regression", "classification")),
+    ],
+)
+def siggraph17(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0,
+               upsample="bilateral", backend="auto", head="regression", return_extras=False):
+    """Colorize with the SIGGRAPH17 network in automatic mode (no user hints).
+
+    Parameters are those of :func:`eccv16` (no Caffe path) plus ``head``:
+    ``'regression'`` uses the full-resolution ab of ``model_out`` (what the
+    authors' port returns; ``temperature`` has no effect), ``'classification'``
+    decodes the 529-bin ``model_class`` logits by annealed mean.
+
+    References
+    ----------
+    .. [1] R. Zhang, J.-Y. Zhu, P. Isola, X. Geng, A. S. Lin, T. Yu, A. A. Efros,
+           "Real-Time User-Guided Image Colorization with Learned Deep Priors", SIGGRAPH 2017.
+    """
+    return colorize_cnn(image, arch="siggraph17", weights=weights, temperature=temperature, input_size=input_size,
+                        device=device, threads=threads, upsample=upsample,
+                        backend="torch" if backend == "auto" else backend,
+                        head="regression" if head == "regression" else "logits", return_extras=return_extras)
+
+
+@register(
+    "auto",
+    kind="colorize",
+    summary="Automatic colorization with tinct's default network (the weights entry marked default).",
+    params=[p for p in _COMMON if p.name not in ("prototxt", "backend")] + [
+        Param("backend", "str", "auto", "Inference engine (auto = torch).", choices=("auto", "torch", "onnx")),
+    ],
+)
+def auto(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0,
+         upsample="bilateral", backend="auto", return_extras=False):
+    """Colorize with the registry's default network (tinct's own, when installed).
+
+    With ``weights`` given, the file's own architecture is used (a tinct
+    self-describing file). Without, the registry entry marked ``default`` is
+    loaded; if there is none or its file is absent, MissingWeightsError says
+    which.
+    """
+    from tinct.models import weights as registry
+
+    if weights is None:
+        entry = registry.default_entry()
+        if entry is None:
+            raise MissingWeightsError(
+                "method 'auto': no weights entry is marked default in tinct.models.weights (tinct's own network "
+                "is not installed); use --method eccv16 with --param weights=PATH, or pass weights=PATH"
+            )
+        weights = str(registry.find(entry.name))
+        arch = entry.arch
+    else:
+        arch = None
+    return colorize_cnn(image, arch=arch, weights=weights, temperature=temperature, input_size=input_size,
+                        device=device, threads=threads, upsample=upsample,
+                        backend="torch" if backend == "auto" else backend, return_extras=return_extras)

@@ -1,0 +1,1 @@
+"""Evaluation of colorization: metrics (:mod:`.metrics`) and ``tinct evaluate`` (:mod:`.run`)."""

@@ -1,0 +1,182 @@
+"""Colorization metrics on constructed cases, and ``tinct evaluate`` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tinct.color import lab2rgb
+from tinct.errors import ParameterError
+from tinct.evaluate import metrics as M
+
+
+def _lab_image(L, a, b, shape=(32, 48)):
+    lab = np.empty(shape + (3,), np.float32)
+    lab[..., 0], lab[..., 1], lab[..., 2] = L, a, b
+    return lab
+
+
+def test_perfect_prediction_scores_100():
+    rng = np.random.default_rng(0)
+    ab = rng.uniform(-60, 60, (40, 50, 2)).astype(np.float32)
+    assert M.auc(ab, ab) == pytest.approx(100.0)
+    assert M.auc(ab, ab, rebalanced=True) == pytest.approx(100.0)
+    rgb = rng.random((40, 50, 3)).astype(np.float32)
+    assert M.psnr(rgb, rgb) == float("inf")
+    assert M.ssim(rgb, rgb) == pytest.approx(1.0)
+
+
+def test_gray_prediction_of_a_constant_colour_has_known_auc():
+    """Truth ab = (30, 40) everywhere: the gray error is 50, so the curve is 0 below 50 and 1 from 50 on.
+
+    Trapezoid area over t = 0..150: (150 - 50) + 0.5 (the step from 49 to 50) -> 100.5 / 150 = 67.0 %.
+    One colour class only, so the rebalanced AuC is the same.
+    """
+    truth = np.broadcast_to(np.float32([30.0, 40.0]), (20, 30, 2))
+    gray = np.zeros_like(truth)
+    assert M.auc(gray, truth) == pytest.approx(67.0)
+    assert M.auc(gray, truth, rebalanced=True) == pytest.approx(67.0)
+    # errors beyond 150 never count
+    far = np.broadcast_to(np.float32([200.0, 0.0]), (5, 5, 2))
+    assert M.auc(np.zeros_like(far), far) == 0.0
+
+
+def test_rebalancing_weights_rare_colours_up():
+    """Half the pixels common (gray, the most frequent ImageNet bin class), half rare: the rare half dominates."""
+    from tinct.color import encode_nearest
+
+    truth = np.zeros((10, 20, 2), np.float32)
+    truth[:, 10:] = (-80.0, 60.0)  # a saturated green: rare in ImageNet
+    pred = truth.copy()
+    pred[:, 10:] = 0.0  # the rare half predicted gray, error 100
+    plain = M.auc(pred, truth)
+    rebal = M.auc(pred, truth, rebalanced=True)
+    p = M.prior()
+    w_common, w_rare = 1 / p[encode_nearest(np.float32([0, 0]))], 1 / p[encode_nearest(np.float32([-80, 60]))]
+    share = w_rare / (w_rare + w_common)  # weight of the pixels with error 100
+    expected = 100 * (1 - share * 99.5 / 150)  # error 100: curve 0 below t = 100, 1 from 100 on
+    assert rebal == pytest.approx(expected, rel=1e-6)
+    assert rebal < plain
+
+
+def test_prior_copy_matches_the_reference(shared):
+    ref = np.load(shared / "reference" / "imagenet_prior_probs.npy")
+    assert np.array_equal(M.prior(), ref)
+    assert M.prior().sum() == pytest.approx(1.0)
+
+
+def test_colorfulness_known_values():
+    assert M.colorfulness(np.full((8, 8, 3), 0.5, np.float32)) == 0.0
+    red = np.zeros((8, 8, 3), np.float32)
+    red[..., 0] = 1.0  # rg = 255, yb = 127.5, no spread
+    assert M.colorfulness(red) == pytest.approx(0.3 * np.hypot(255.0, 127.5))
+    half = np.zeros((8, 8, 3), np.float32)
+    half[:, :4, 0] = 1.0  # rg: 255 or 0 -> std 127.5, mean 127.5; yb: 127.5 or 0 -> std 63.75, mean 63.75
+    assert M.colorfulness(half) == pytest.approx(np.hypot(127.5, 63.75) * 1.3)
+
+
+def test_histogram_distances():
+    ab = np.random.default_rng(1).uniform(-50, 50, (30, 30, 2))
+    h = M.ab_histogram(ab)
+    assert h.shape == (23, 23) and h.sum() == 900
+    same = M.histogram_distances(h, h)
+    assert same["js_divergence"] == pytest.approx(0.0, abs=1e-12) and same["intersection"] == pytest.approx(1.0)
+    a = M.ab_histogram(np.full((4, 4, 2), -100.0))
+    b = M.ab_histogram(np.full((4, 4, 2), 100.0))
+    apart = M.histogram_distances(a, b)
+    assert apart["js_divergence"] == pytest.approx(1.0) and apart["intersection"] == 0.0
+    # values beyond the grid are clipped into the edge bins, not lost
+    assert M.ab_histogram(np.full((2, 2, 2), 300.0))[-1, -1] == 4
+
+
+def test_shape_mismatch_is_a_parameter_error():
+    with pytest.raises(ParameterError, match="shape"):
+        M.psnr(np.zeros((4, 4, 3)), np.zeros((4, 5, 3)))
+
+
+@pytest.fixture
+def colour_folder(tmp_path):
+    from tinct.io import write_image
+
+    rng = np.random.default_rng(2)
+    y, x = np.mgrid[0:40, 0:56]
+    for i in range(3):
+        lab = _lab_image(30 + 40 * (x / 56), 40 * np.sin(y / 7 + i), -30 + 10 * i, (40, 56))
+        rgb = lab2rgb(lab)
+        write_image(tmp_path / f"c{i}.png", (np.clip(rgb + 0.01 * rng.standard_normal(rgb.shape), 0, 1) * 255
+                                             ).astype(np.uint8))
+    write_image(tmp_path / "gray.png", np.full((40, 56), 128, np.uint8))
+    return tmp_path
+
+
+def test_evaluate_gray_baseline_and_sheet(colour_folder, tmp_path_factory):
+    from tinct.evaluate.run import evaluate_folder, format_table
+
+    out = tmp_path_factory.mktemp("out")
+    report = evaluate_folder("gray", colour_folder, sheet=out / "sheet.png")
+    res = report["results"]["gray"]
+    assert res["images"] == 3 and res["colorfulness"] == pytest.approx(0.0, abs=0.5)
+    assert 0 < res["auc"] < 100 and res["colorfulness_truth"] > 10
+    assert report["skipped"] == [{"image": "gray.png", "reason": "grayscale: no colour ground truth"}]
+    assert (out / "sheet.png").is_file()
+    assert "| gray | 3 |" in format_table(report)
+
+
+def test_evaluate_a_colorize_method_with_gray_in_the_same_table(colour_folder, tmp_path):
+    import torch
+
+    from tinct.evaluate.run import evaluate_folder
+    from tinct.models import tinctnet
+
+    torch.manual_seed(0)
+    path = tmp_path / "w.pt"
+    tinctnet.save(tinctnet.build(width=8), path)  # any self-describing network file: tinct's compact net is quick
+    report = evaluate_folder("auto", colour_folder, limit=2, params={"weights": str(path), "input_size": 64})
+    assert set(report["results"]) == {"gray", "auto"}
+    assert report["results"]["auto"]["images"] == 2 and "seconds_per_image" in report["results"]["auto"]
+    assert len(report["per_image"]["auto"]) == 2
+
+
+def test_evaluate_refuses_methods_it_cannot_feed(colour_folder):
+    from tinct.evaluate.run import check_method
+    from tinct.registry import Method
+
+    ref = Method("needs-ref", "colorize", lambda x: x, "test", reference="required")
+    scrib = Method("needs-scribbles", "colorize", lambda x: x, "test", scribbles="required")
+    assert "--reference" in check_method(ref, None)
+    assert check_method(ref, "some.png") is None
+    assert "scribbles" in check_method(scrib, None)
+
+
+def test_cli_evaluate_and_models(colour_folder, tmp_path, capsys):
+    from tinct.cli import main
+
+    report = tmp_path / "r.json"
+    assert main(["evaluate", "--method", "gray", str(colour_folder), "-o", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert data["results"]["gray"]["images"] == 3
+    assert "| gray | 3 |" in capsys.readouterr().out
+    assert main(["models", "list"]) == 0
+    assert "eccv16" in capsys.readouterr().out
+    # no checksum published for the Caffe file: refused before any network access
+    assert main(["models", "download", "eccv16-caffe"]) == 2
+    assert "allow-unverified" in capsys.readouterr().err
+    assert main(["evaluate", "--method", "eccv16", str(colour_folder), "-p", "weights=/nonexistent.pth"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def test_cli_export_onnx(tmp_path):
+    import onnx
+    import torch
+
+    from tinct.cli import main
+    from tinct.models import tinctnet
+
+    torch.manual_seed(0)
+    tinctnet.save(tinctnet.build(width=8), tmp_path / "w.pt")
+    out = tmp_path / "w.onnx"
+    assert main(["models", "export-onnx", "--weights", str(tmp_path / "w.pt"), "-o", str(out)]) == 0
+    onnx.checker.check_model(onnx.load(str(out)))
+    assert main(["models", "export-onnx", "--weights", str(tmp_path / "w.pt"), "-o", str(out)]) == 2  # no overwrite

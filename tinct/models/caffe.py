@@ -1,0 +1,324 @@
+"""The original Caffe release of ECCV16: run through ``cv2.dnn`` (seed 001), read, and write.
+
+* :func:`run_cv2` does exactly what seed 001 shows: ``cv2.dnn.readNetFromCaffe``,
+  the ``class8_ab`` blob set to the 313 bin centres (2, 313, 1, 1), the
+  ``conv8_313_rh`` scale blob set to 1/T (1, 313), input ``L - 50`` at the
+  working size, output ``class8_ab`` = annealed-mean ab at 1/4 resolution.
+  OpenCV 5 removed the Caffe importer ("Caffe importer has been removed"),
+  so this needs ``opencv-python-headless<5``.
+* :func:`read_caffemodel` is a minimal protobuf reader of ``NetParameter``
+  (layer name -> blobs), and :func:`caffemodel_to_state_dict` turns the
+  release's blobs into an :class:`~tinct.models.eccv16.ECCV16` state dict
+  (``bw_conv1_1`` weights x 100, because the Caffe net takes ``L - 50`` and
+  the PyTorch layout ``(L - 50) / 100``; BatchNorm mean and variance divided
+  by Caffe's moving-average factor). With it the Caffe files also run on
+  OpenCV 5, through PyTorch or ONNX.
+* :func:`write_caffe` writes a deploy prototxt and a binary ``.caffemodel``
+  (protobuf wire format, written here without the protobuf package) from an
+  ECCV16 network; the tests make small Caffe models with it.
+
+Layer names follow the release's ``colorization_deploy_v2.prototxt``:
+``bw_conv1_1``, ``conv1_2``, ``conv1_2norm``, ..., ``conv8_1`` (Deconvolution),
+``conv8_2``, ``conv8_3``, ``conv8_313``, ``conv8_313_rh`` (Scale),
+``class8_313_rh`` (Softmax), ``class8_ab`` (1x1 conv, no bias).
+
+References
+----------
+.. [1] R. Zhang, P. Isola, A. A. Efros, "Colorful Image Colorization", ECCV 2016.
+.. [2] S. Mallick, "Convolutional Neural Network based Image Colorization using
+       OpenCV", LearnOpenCV, 2018 (seed 001).
+.. [3] Caffe ``caffe.proto`` (NetParameter = 100: layer; LayerParameter 1: name,
+       2: type, 3: bottom, 4: top, 7: blobs; BlobProto 5: data, 7: shape; BlobShape 1: dim).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tinct.errors import TinctError
+
+# (caffe layer name, torch module prefix, kind, stride, dilation) in network order.
+_CONV_LAYERS = [
+    ("bw_conv1_1", "model1.0", 1, 1), ("conv1_2", "model1.2", 2, 1),
+    ("conv2_1", "model2.0", 1, 1), ("conv2_2", "model2.2", 2, 1),
+    ("conv3_1", "model3.0", 1, 1), ("conv3_2", "model3.2", 1, 1), ("conv3_3", "model3.4", 2, 1),
+    ("conv4_1", "model4.0", 1, 1), ("conv4_2", "model4.2", 1, 1), ("conv4_3", "model4.4", 1, 1),
+    ("conv5_1", "model5.0", 1, 2), ("conv5_2", "model5.2", 1, 2), ("conv5_3", "model5.4", 1, 2),
+    ("conv6_1", "model6.0", 1, 2), ("conv6_2", "model6.2", 1, 2), ("conv6_3", "model6.4", 1, 2),
+    ("conv7_1", "model7.0", 1, 1), ("conv7_2", "model7.2", 1, 1), ("conv7_3", "model7.4", 1, 1),
+    ("conv8_1", "model8.0", 2, 1), ("conv8_2", "model8.2", 1, 1), ("conv8_3", "model8.4", 1, 1),
+]
+_NORMS = {"conv1_2": "model1.4", "conv2_2": "model2.4", "conv3_3": "model3.6", "conv4_3": "model4.6",
+          "conv5_3": "model5.6", "conv6_3": "model6.6", "conv7_3": "model7.6"}
+L_SCALE = 100.0  # PyTorch layout divides (L - 50) by 100; Caffe does not.
+
+
+# --------------------------------------------------------------------------- protobuf wire format
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    value &= (1 << 64) - 1
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _wrap(number: int, parts: list[bytes]) -> list[bytes]:
+    """A length-delimited field around already-encoded parts, without copying them."""
+    return [_varint(number << 3 | 2), _varint(sum(len(p) for p in parts))] + parts
+
+
+def _blob(array: np.ndarray) -> list[bytes]:
+    arr = np.ascontiguousarray(array, dtype="<f4")
+    shape = b"".join(_varint(int(d)) for d in arr.shape)
+    return [_field(7, _field(1, shape))] + _wrap(5, [arr.tobytes()])
+
+
+def _layer(name: str, type_: str, blobs: list[np.ndarray]) -> list[bytes]:
+    parts = [_field(1, name.encode()), _field(2, type_.encode())]
+    for b in blobs:
+        parts += _wrap(7, _blob(b))
+    return _wrap(100, parts)
+
+
+def _parse(buf: bytes) -> dict[int, list]:
+    """Decode one message into {field number: [values]}; length-delimited values stay bytes."""
+    out: dict[int, list] = {}
+    buf = memoryview(buf)  # slices below are views: a 130 MB caffemodel is not copied per field
+    pos, end = 0, len(buf)
+    while pos < end:
+        key, pos = _read_varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _read_varint(buf, pos)
+        elif wire == 1:
+            value = buf[pos : pos + 8]
+            pos += 8
+        elif wire == 2:
+            length, pos = _read_varint(buf, pos)
+            value = buf[pos : pos + length]
+            pos += length
+        elif wire == 5:
+            value = buf[pos : pos + 4]
+            pos += 4
+        else:
+            raise TinctError(f"caffemodel: unsupported protobuf wire type {wire}")
+        if pos > end:
+            raise TinctError("caffemodel: truncated protobuf message")
+        out.setdefault(number, []).append(value)
+    return out
+
+
+def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise TinctError("caffemodel: truncated varint")
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _decode_blob(raw: bytes) -> np.ndarray:
+    msg = _parse(raw)
+    data_parts = msg.get(5, [])
+    # packed (one part) or unpacked repeated float (one 4-byte part per value)
+    data = np.frombuffer(data_parts[0] if len(data_parts) == 1 else b"".join(data_parts), "<f4")
+    if not len(data) and 8 in msg:  # double_data
+        data = np.frombuffer(b"".join(msg[8]), "<f8").astype(np.float32)
+    if 7 in msg:
+        dims_raw = _parse(msg[7][0]).get(1, [])
+        dims: list[int] = []
+        for d in dims_raw:
+            if isinstance(d, memoryview):  # packed
+                p = 0
+                while p < len(d):
+                    v, p = _read_varint(d, p)
+                    dims.append(v)
+            else:
+                dims.append(d)
+    else:  # legacy num, channels, height, width
+        dims = [msg.get(k, [1])[0] for k in (1, 2, 3, 4)]
+    if int(np.prod(dims)) != data.size:
+        raise TinctError(f"caffemodel: blob of shape {dims} holds {data.size} values")
+    return data.reshape(dims).copy()
+
+
+def read_caffemodel(path) -> dict[str, list[np.ndarray]]:
+    """Layer name -> list of float32 blobs, from a binary ``.caffemodel`` (new ``layer`` or V1 ``layers``)."""
+    path = Path(path)
+    try:
+        buf = path.read_bytes()
+    except OSError as exc:
+        raise TinctError(f"weights: cannot read {path}: {exc.strerror or exc}") from None
+    net = _parse(buf)
+    layers: dict[str, list[np.ndarray]] = {}
+    for number, name_field, blob_field in ((100, 1, 7), (2, 4, 6)):
+        for raw in net.get(number, []):
+            layer = _parse(raw)
+            if name_field not in layer:
+                continue
+            name = bytes(layer[name_field][0]).decode()
+            blobs = [_decode_blob(b) for b in layer.get(blob_field, [])]
+            if blobs:
+                layers[name] = blobs
+    if not layers:
+        raise TinctError(f"weights: {path} holds no Caffe layers with weights (not a .caffemodel?)")
+    return layers
+
+
+def caffemodel_to_state_dict(layers: dict[str, list[np.ndarray]]) -> dict:
+    """Convert ECCV16 Caffe blobs to an :class:`~tinct.models.eccv16.ECCV16` state dict (logit_scale 1)."""
+    import torch
+
+    state = {}
+    try:
+        for name, prefix, _, _ in _CONV_LAYERS + [("conv8_313", "model8.6", 1, 1)]:
+            w, b = layers[name][0], layers[name][1]
+            if name == "bw_conv1_1":
+                w = w * np.float32(L_SCALE)
+            state[prefix + ".weight"] = torch.from_numpy(np.ascontiguousarray(w, np.float32))
+            state[prefix + ".bias"] = torch.from_numpy(np.ascontiguousarray(b.reshape(-1), np.float32))
+        for conv, prefix in _NORMS.items():
+            blobs = layers[conv + "norm"]
+            factor = float(blobs[2].reshape(-1)[0]) if len(blobs) > 2 else 1.0
+            factor = 1.0 / factor if factor != 0 else 0.0
+            state[prefix + ".running_mean"] = torch.from_numpy(blobs[0].reshape(-1) * np.float32(factor))
+            state[prefix + ".running_var"] = torch.from_numpy(blobs[1].reshape(-1) * np.float32(factor))
+            scale = layers.get(conv + "norm_scale")
+            n = blobs[0].size
+            state[prefix + ".weight"] = torch.from_numpy(scale[0].reshape(-1).copy() if scale else np.ones(n, np.float32))
+            state[prefix + ".bias"] = torch.from_numpy(
+                scale[1].reshape(-1).copy() if scale and len(scale) > 1 else np.zeros(n, np.float32))
+    except (KeyError, IndexError) as exc:
+        raise TinctError(f"weights: Caffe model lacks the ECCV16 layer/blob {exc}") from None
+    from tinct.color import ab_bins
+
+    # The port's decode conv (bin centres / 110); the release leaves class8_ab to be filled in (seed 001).
+    centres = ab_bins("313").T.reshape(2, 313, 1, 1) / np.float32(110.0)
+    state["model_out.weight"] = torch.from_numpy(np.ascontiguousarray(centres, np.float32))
+    return state
+
+
+# --------------------------------------------------------------------------- writing
+def _prototxt(net) -> str:
+    lines = ['name: "LtoAB"',
+             'layer { name: "data_l" type: "Input" top: "data_l" '
+             f"input_param {{ shape {{ dim: 1 dim: 1 dim: {net.input_size} dim: {net.input_size} }} }} }}"]
+    bottom = "data_l"
+    mods = dict(net.named_modules())
+    for name, prefix, stride, dilation in _CONV_LAYERS:
+        mod = mods[prefix]
+        deconv = name == "conv8_1"
+        top = name.replace("bw_", "")
+        param = (f"num_output: {mod.out_channels} kernel_size: {mod.kernel_size[0]} stride: {stride} "
+                 f"pad: {mod.padding[0]}" + (f" dilation: {dilation}" if dilation > 1 else ""))
+        kind = "Deconvolution" if deconv else "Convolution"
+        lines.append(f'layer {{ name: "{name}" type: "{kind}" bottom: "{bottom}" top: "{top}" '
+                     f"convolution_param {{ {param} }} }}")
+        lines.append(f'layer {{ name: "relu{top[4:]}" type: "ReLU" bottom: "{top}" top: "{top}" }}')
+        bottom = top
+        if name in _NORMS:
+            lines.append(f'layer {{ name: "{name}norm" type: "BatchNorm" bottom: "{top}" top: "{top}norm" '
+                         "batch_norm_param { use_global_stats: true } }")
+            lines.append(f'layer {{ name: "{name}norm_scale" type: "Scale" bottom: "{top}norm" top: "{top}norm" '
+                         "scale_param { bias_term: true } }")
+            bottom = top + "norm"
+    lines += [
+        f'layer {{ name: "conv8_313" type: "Convolution" bottom: "{bottom}" top: "conv8_313" '
+        "convolution_param { num_output: 313 kernel_size: 1 stride: 1 dilation: 1 } }",
+        'layer { name: "conv8_313_rh" type: "Scale" bottom: "conv8_313" top: "conv8_313_rh" '
+        "scale_param { bias_term: false } }",
+        'layer { name: "class8_313_rh" type: "Softmax" bottom: "conv8_313_rh" top: "class8_313_rh" }',
+        'layer { name: "class8_ab" type: "Convolution" bottom: "class8_313_rh" top: "class8_ab" '
+        "convolution_param { num_output: 2 kernel_size: 1 stride: 1 dilation: 1 bias_term: false } }",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_caffe(net, prototxt_path, caffemodel_path) -> None:
+    """Write an ECCV16 network as a deploy prototxt + binary caffemodel (the release's layout).
+
+    The logits written for ``conv8_313`` are the network's own (``logit_scale``
+    divided out), the ``conv8_313_rh`` blob holds 1 and ``class8_ab`` the bin
+    centres; :func:`run_cv2` overwrites both, as seed 001 does.
+    """
+    from tinct.color import ab_bins
+
+    sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+    out: list[bytes] = [_field(1, b"LtoAB")]
+    for name, prefix, _, _ in _CONV_LAYERS:
+        w = sd[prefix + ".weight"]
+        if name == "bw_conv1_1":
+            w = w / np.float32(L_SCALE)
+        kind = "Deconvolution" if name == "conv8_1" else "Convolution"
+        out += _layer(name, kind, [w, sd[prefix + ".bias"]])
+        if name in _NORMS:
+            p = _NORMS[name]
+            stats = [sd[p + ".running_mean"], sd[p + ".running_var"], np.ones(1, np.float32)]
+            out += _layer(name + "norm", "BatchNorm", stats)
+            out += _layer(name + "norm_scale", "Scale", [sd[p + ".weight"], sd[p + ".bias"]])
+    scale = np.float32(getattr(net, "logit_scale", 1.0))
+    out += _layer("conv8_313", "Convolution", [sd["model8.6.weight"] / scale, sd["model8.6.bias"] / scale])
+    out += _layer("conv8_313_rh", "Scale", [np.ones((1, 313), np.float32)])
+    centres = ab_bins("313").T.reshape(2, 313, 1, 1)
+    out += _layer("class8_ab", "Convolution", [centres])
+    Path(prototxt_path).write_text(_prototxt(net))
+    with open(caffemodel_path, "wb") as fh:
+        fh.writelines(out)
+
+
+# --------------------------------------------------------------------------- running through cv2.dnn
+def cv2_has_caffe() -> bool:
+    import cv2
+
+    return hasattr(cv2.dnn, "readNetFromCaffe")
+
+
+def load_cv2(prototxt, caffemodel):
+    """``cv2.dnn.readNetFromCaffe`` with tinct's errors; raises TinctError on OpenCV >= 5."""
+    import cv2
+
+    if not cv2_has_caffe():
+        raise TinctError(
+            f"backend: OpenCV {cv2.__version__} has no Caffe importer (removed in OpenCV 5); "
+            "install opencv-python-headless<5 for cv2.dnn, or use backend=torch/onnx with the same files"
+        )
+    for p, what in ((prototxt, "prototxt"), (caffemodel, "weights")):
+        if not Path(p).is_file():
+            raise TinctError(f"{what}: file not found: {p}")
+    try:
+        return cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+    except cv2.error as exc:
+        raise TinctError(f"weights: OpenCV cannot read {caffemodel} with {prototxt}: {str(exc).splitlines()[-1]}") from None
+
+
+def run_cv2(net, l_in: np.ndarray, temperature: float, want_logits: bool = False):
+    """Seed 001's recipe on a batch ``l_in`` (N, 1, h, w) of L in [0, 100].
+
+    Returns ab (N, 2, h/4, w/4), and the ``conv8_313`` logits when ``want_logits``.
+    """
+    from tinct.color import ab_bins
+
+    centres = ab_bins("313").T.reshape(2, 313, 1, 1).astype(np.float32)
+    net.getLayer(net.getLayerId("class8_ab")).blobs = [centres]
+    net.getLayer(net.getLayerId("conv8_313_rh")).blobs = [np.full([1, 313], 1.0 / temperature, np.float32)]
+    net.setInput(np.ascontiguousarray(l_in - np.float32(50.0), np.float32))
+    if want_logits:
+        ab, logits = net.forward(["class8_ab", "conv8_313"])
+        return ab, logits
+    return net.forward("class8_ab"), None
+

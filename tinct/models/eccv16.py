@@ -1,0 +1,101 @@
+"""The ECCV 2016 colorization network of Zhang, Isola & Efros, state-dict compatible with the authors' PyTorch port.
+
+Architecture (the authors' ``colorizers/eccv16.py``, rewritten here from the
+published description): eight convolution blocks, each conv followed by ReLU
+and each block (except the 8th) ended by batch normalisation; blocks 1-3 end
+with a stride-2 conv, blocks 5-6 are dilated (2); block 8 starts with a 4x4
+stride-2 transposed conv and ends with a 1x1 conv to the 313 bin logits, at
+1/4 of the input resolution. Parameter names are the port's ``modelK.I.*``
+(indices count ReLUs and norms, as in its ``nn.Sequential`` blocks) plus
+``model_out.weight`` (2, 313, 1, 1), the port's 1x1 "decode" conv.
+
+Temperature, established from the port's code: its ``forward`` is
+``unnormalize_ab(upsample4(model_out(softmax(model8(...)))))``: a softmax
+over the logits, a fixed 1x1 conv whose weights are the bin centres (divided
+by ``ab_norm`` = 110), times 110 -- i.e. the *plain mean* of
+``softmax(z_pth)``. No temperature appears in the code. The Caffe release
+applies ``conv8_313_rh`` (a Scale by 2.606 = 1/0.38) before its softmax, so
+the port reproduces the Caffe colours only if that factor is folded into the
+port's last conv (``model8.6``): ``z_pth = 2.606 * z_caffe``. tinct
+therefore divides the port's logits by ``logit_scale`` (from the weights
+registry; 2.606 for the official ``.pth``, 1 for weights tinct creates or
+reads from a ``.caffemodel``) so that :meth:`ECCV16.forward` returns the
+network's own logits ``z`` and the annealed mean ``softmax(z / T) . centres``
+means the same T on every backend. The folded factor could not be checked
+against the official file here (no network access); see the registry note.
+
+References
+----------
+.. [1] R. Zhang, P. Isola, A. A. Efros, "Colorful Image Colorization", ECCV 2016.
+.. [2] https://github.com/richzhang/colorization (``colorizers/eccv16.py``, BSD-2-Clause).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tinct.color import ab_bins
+
+L_CENT = 50.0
+L_NORM = 100.0
+AB_NORM = 110.0
+
+
+def _block(channels: list[int], strides: list[int], dilation: int = 1, norm: bool = True) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for cin, cout, stride in zip(channels[:-1], channels[1:], strides):
+        layers += [nn.Conv2d(cin, cout, 3, stride=stride, padding=dilation, dilation=dilation, bias=True), nn.ReLU(True)]
+    if norm:
+        layers.append(nn.BatchNorm2d(channels[-1]))
+    return nn.Sequential(*layers)
+
+
+class ECCV16(nn.Module):
+    """ECCV16 colorization net: L (N, 1, H, W) in [0, 100] -> 313 bin logits (N, 313, H/4, W/4).
+
+    ``H`` and ``W`` must be multiples of 8. ``logit_scale`` is the factor
+    folded into the checkpoint's last conv (see the module notes); the
+    returned logits are divided by it.
+    """
+
+    arch = "eccv16"
+    bins = "313"
+    output_stride = 4
+    input_size = 256
+    size_multiple = 8
+
+    def __init__(self, logit_scale: float = 1.0):
+        super().__init__()
+        self.logit_scale = float(logit_scale)
+        self.model1 = _block([1, 64, 64], [1, 2])
+        self.model2 = _block([64, 128, 128], [1, 2])
+        self.model3 = _block([128, 256, 256, 256], [1, 1, 2])
+        self.model4 = _block([256, 512, 512, 512], [1, 1, 1])
+        self.model5 = _block([512, 512, 512, 512], [1, 1, 1], dilation=2)
+        self.model6 = _block([512, 512, 512, 512], [1, 1, 1], dilation=2)
+        self.model7 = _block([512, 512, 512, 512], [1, 1, 1])
+        self.model8 = nn.Sequential(
+            nn.ConvTranspose2d(512, 256, 4, stride=2, padding=1, bias=True), nn.ReLU(True),
+            nn.Conv2d(256, 256, 3, padding=1, bias=True), nn.ReLU(True),
+            nn.Conv2d(256, 256, 3, padding=1, bias=True), nn.ReLU(True),
+            nn.Conv2d(256, 313, 1, bias=True),
+        )
+        # The port's decode conv: bin centres / 110. Kept for state-dict compatibility; tinct decodes
+        # with the annealed mean instead (tinct.color.annealed_mean), which at T = 1 equals this conv.
+        self.model_out = nn.Conv2d(313, 2, 1, bias=False)
+        with torch.no_grad():
+            centres = torch.from_numpy(ab_bins("313").copy()).T.reshape(2, 313, 1, 1)
+            self.model_out.weight.copy_(centres / AB_NORM)
+
+    def features(self, l: torch.Tensor) -> torch.Tensor:  # noqa: E741
+        x = (l - L_CENT) / L_NORM
+        for block in (self.model1, self.model2, self.model3, self.model4, self.model5, self.model6, self.model7):
+            x = block(x)
+        return self.model8(x)
+
+    def forward(self, l: torch.Tensor, hint_ab=None, hint_mask=None) -> torch.Tensor:  # noqa: E741
+        z = self.features(l)
+        if self.logit_scale != 1.0:
+            z = z / self.logit_scale
+        return z
