@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tinct.cli._common import apply_post, progress
-from tinct.errors import ParameterError, TinctError
+from tinct.errors import MissingWeightsError, ParameterError, TinctError
 from tinct.registry import Method
 
 
@@ -69,6 +69,8 @@ def run_files(job: Job, files: list[Path], outputs: list[Path], show_progress: b
             result = job.method(image.pixels, **kwargs, **job.params)
             result = apply_post(result, job.post, original=image.pixels if job.method.kind == "colorize" else None)
             write_image(dst, result, like=image, alpha=image.alpha, overwrite=job.overwrite, protect=protect)
+        except MissingWeightsError:
+            raise  # the same for every file: say it once, not once per file
         except TinctError as exc:
             failed.append({"input": str(src), "error": str(exc)})
             continue

@@ -189,3 +189,11 @@ def test_demo_writes_what_it_says(tmp_path, capsys):
         assert read_image(item["output"]).pixels.size > 0
     # Running it again replaces its own files instead of failing.
     assert run_cli(capsys, "demo", "-o", tmp_path / "demo")[0] == 0
+
+
+def test_missing_weights_are_reported_once_not_per_file(pair, tmp_path, capsys):
+    target, _ = pair
+    other = tmp_path / "other.png"
+    other.write_bytes(target.read_bytes())
+    code, _, err = run_cli(capsys, "colorize", target, other, "-m", "eccv16", "-o", tmp_path / "out")
+    assert code == 2 and err.count("\n") == 1 and "weights" in err

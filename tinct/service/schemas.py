@@ -1,0 +1,64 @@
+"""Response models of the API (they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class JobStatus(BaseModel):
+    """The state of one job."""
+
+    id: str = Field(description="Random, unguessable job id (128 bits).")
+    state: Literal["queued", "running", "done", "failed"]
+    progress: float = Field(ge=0.0, le=1.0, description="0..1; stages reported by the worker.")
+    stage: str = Field(description="queued, starting, reading, running, post-processing, writing, done, failed.")
+    method: str
+    params: dict[str, Any]
+    post: str | None = None
+    inputs: list[str] = Field(description="Uploads the job has: image, reference, mask, reference_mask, scribbles.")
+    width: int
+    height: int
+    attempts: int = Field(description="How many times the job was started (a restart may retry it once).")
+    created: float = Field(description="Unix time of submission.")
+    started: float | None = None
+    finished: float | None = None
+    timings: dict[str, float] = Field(default_factory=dict,
+                                      description="Seconds: queue_s, read_s, method_s, post_s, write_s, run_s, total_s.")
+    error: str | None = Field(default=None, description="One line, when state is failed.")
+    result_url: str | None = Field(default=None, description="Where the PNG result is, when state is done.")
+    expires: float | None = Field(default=None, description="Unix time after which a finished job is deleted.")
+
+
+class MethodInputs(BaseModel):
+    reference: Literal["required", "optional", "none"]
+    mask: bool
+    scribbles: Literal["required", "optional", "none"]
+    extra: list[str] = []
+
+
+class MethodInfo(BaseModel):
+    """A registered method, as :meth:`tinct.registry.Method.schema` describes it."""
+
+    name: str
+    kind: Literal["transfer", "colorize"]
+    summary: str
+    inputs: MethodInputs
+    params: dict[str, dict[str, Any]] = Field(description="JSON-schema fragment per parameter the web accepts.")
+    server_only_params: list[str] = Field(
+        default=[], description="Parameters naming files on the server, which web clients may not set.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    workers: int
+    executor: str
+    jobs: dict[str, int]
+    limits: dict[str, float]
+    auth: bool
+
+
+class Error(BaseModel):
+    detail: str = Field(description="One line naming the field or parameter at fault.")
