@@ -86,10 +86,11 @@ def peer_methods() -> tuple[dict[str, Callable], list[str]]:
         from color_matcher import ColorMatcher
 
         def cm(method: str) -> Callable:
-            # color-matcher returns float64; convert as a user saving an image would.
+            # color-matcher wants floats in [0, 1] (its reinhard returns NaN on uint8) and returns
+            # float64; convert both ways as a user saving an image would.
             def run(t, r):
-                out = ColorMatcher().transfer(src=t, ref=r, method=method)
-                return np.clip(out, 0, 255).astype(np.uint8)
+                out = ColorMatcher().transfer(src=t / 255.0, ref=r / 255.0, method=method)
+                return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
 
             return run
 

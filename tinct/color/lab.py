@@ -169,8 +169,21 @@ def _lab2rgb(flat: np.ndarray, gamut: str, dtype) -> np.ndarray:
 
     out = np.empty(flat.shape, dtype=np.dtype(dtype) if np.dtype(dtype).kind == "u" else np.float32)
     step = _BLOCK_PIXELS
+    # 8-bit output tolerates OpenCV's table-based conversion (within 0.1 of a level of the exact one)
+    # and it is about 5x faster; float and 16-bit output keep the exact path.
+    fast = gamut == "clip" and out.dtype == np.uint8
     for start in range(0, flat.shape[0], step):
         block = flat[start : start + step].astype(np.float32)
+        if fast:
+            import cv2
+
+            # skimage (and the exact path) clip negative X and Z before the matrix: clamp a and b alike.
+            fy200 = (block[:, 0] + np.float32(16.0)) * np.float32(200.0 / 116.0)
+            np.minimum(block[:, 2], fy200, out=block[:, 2])
+            np.maximum(block[:, 1], fy200 * np.float32(-2.5), out=block[:, 1])
+            rgb = cv2.cvtColor(block.reshape(-1, 1, 3), cv2.COLOR_Lab2RGB).reshape(-1, 3)
+            out[start : start + step] = from_float(rgb, out.dtype)
+            continue
         lin = lab2rgb_linear(block)
         if gamut == "chroma":
             lin = _fit_chroma(block, lin)

@@ -85,3 +85,17 @@ def test_bad_shapes_raise_parameter_error():
         rgb2lab(np.zeros((4, 4, 2)))
     with pytest.raises(ParameterError):
         lab2rgb(np.zeros((4, 4, 3)), gamut="wrap")
+
+
+@pytest.mark.parametrize("chroma", [1.0, 1.5, 2.0])
+def test_uint8_output_path_within_one_level_of_exact_path(chroma):
+    # uint8 output goes through OpenCV's table-based conversion; it must round like the exact one.
+    rgb = np.random.default_rng(5).integers(0, 256, (200_000, 3), dtype=np.uint8)
+    lab = rgb2lab(rgb)
+    lab[:, 1:] *= chroma
+    fast = lab2rgb(lab, dtype=np.uint8).astype(int)
+    exact = np.round(lab2rgb(lab) * 255).astype(int)
+    assert np.abs(fast - exact).max() <= 1
+    assert (fast != exact).mean() < 0.01
+    if chroma == 1.0:
+        assert np.array_equal(fast, rgb)
