@@ -109,11 +109,11 @@ def emit(args: argparse.Namespace, summary: dict, lines: list[str]) -> None:
             print(line)
 
 
-def progress(iterable, total: int, desc: str, enabled: bool):
-    """A tqdm progress bar on stderr when it helps (several files, a terminal or forced)."""
-    if not enabled or total < 2:
+def progress(iterable, total: int, desc: str, force: bool):
+    """A tqdm progress bar on stderr for several files: shown on a terminal, or always with ``force``."""
+    if total < 2:
         return iterable
     from tqdm import tqdm
 
     return tqdm(iterable, total=total, desc=desc, unit="img", file=sys.stderr,
-                disable=None if not os.environ.get("TINCT_PROGRESS") else False)
+                disable=False if force or os.environ.get("TINCT_PROGRESS") else None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from tinct.cli._common import add_method_options, collect_inputs, output_names, parse_suffix
@@ -32,7 +31,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     # Scribbles name their own method: `--scribbles` alone means the scribble method.
     name = "scribble" if args.scribbles and args.method == "auto" else args.method
-    name = "superpixel" if args.reference and name == "auto" else name
+    name = "exemplar" if args.reference and name == "auto" else name
     method = get_method(name, "colorize")
     params = method.parse(args.param)
     files = collect_inputs(args.inputs)
@@ -47,5 +46,5 @@ def run(args) -> int:
         raise ParameterError("--scribbles/--mask: they fit one input image, got several")
     outputs = output_names(files, Path(args.output) if args.output else Path.cwd(), method.name, parse_suffix(args.format))
     job = Job(method, params, inputs, args.post, args.max_pixels, args.overwrite)
-    done, failed = run_files(job, [f for f, _ in files], outputs, args.progress or sys.stderr.isatty())
+    done, failed = run_files(job, [f for f, _ in files], outputs, args.progress)
     return report(args, method.name, done, failed)

@@ -48,7 +48,7 @@ def run(args) -> int:
     else:
         outputs = output_names(files, out, method.name, suffix)
     job = Job(method, params, inputs, args.post, args.max_pixels, args.overwrite)
-    done, failed = run_files(job, [f for f, _ in files], outputs, args.progress or sys.stderr.isatty())
+    done, failed = run_files(job, [f for f, _ in files], outputs, args.progress)
     return report(args, method.name, done, failed)
 
 

@@ -197,3 +197,11 @@ def test_missing_weights_are_reported_once_not_per_file(pair, tmp_path, capsys):
     other.write_bytes(target.read_bytes())
     code, _, err = run_cli(capsys, "colorize", target, other, "-m", "eccv16", "-o", tmp_path / "out")
     assert code == 2 and err.count("\n") == 1 and "weights" in err
+
+
+def test_progress_bar_is_forced_by_the_flag(pair, tmp_path, capsys):
+    target, reference = pair
+    other = tmp_path / "t2.png"
+    other.write_bytes(target.read_bytes())
+    code, _, err = run_cli(capsys, "transfer", target, other, "-r", reference, "-o", tmp_path / "o", "--progress")
+    assert code == 0 and "reinhard" in err and "2/2" in err

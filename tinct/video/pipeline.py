@@ -1,0 +1,525 @@
+"""Colorize a whole video with any registered colorize method: chunked, temporally consistent, resumable.
+
+The run, for ``colorize_video(IN, OUT, job)``:
+
+1. :func:`~tinct.video.io.probe` indexes the frames of ``IN``.
+2. Unless ``consistency='none'``, an analysis pass decodes every frame and
+   finds scene cuts (:class:`~tinct.video.temporal.CutDetector`); these are
+   stored in the cache manifest so a resumed run does not redo them.
+3. Frames are processed in chunks (``chunk_frames``, aligned to key frames in
+   ``'keyframes'`` mode). For each chunk the method colorizes the frames it
+   needs (every frame, or only the key frames), ab is made temporally
+   consistent, each frame is rebuilt from the input's own L and the new ab, and
+   the chunk is encoded to ``OUT.parts/chunk_NNNNN.mp4``. The manifest
+   (``OUT.parts/manifest.json``, replaced atomically) records finished chunks.
+4. The chunks are joined without re-encoding, the input's audio is copied
+   packet by packet, the result is written under a temporary name and renamed
+   to ``OUT``; then ``OUT.parts`` is removed.
+
+An interrupted run, started again with the same settings, reuses every finished
+chunk; a run with other settings refuses to mix them (``restart=True`` discards
+the cache). ``OUT`` is never half-written: until the final rename it is the
+old file or absent.
+
+Consistency modes
+-----------------
+``'none'``
+    Every frame colorized on its own.
+``'flow'``
+    Every frame colorized, then ab filtered recursively along optical flow
+    (:class:`~tinct.video.temporal.FlowSmoother`), restarting at scene cuts.
+``'keyframes'``
+    Only key frames (each shot's first and last frame, and every
+    ``keyframe_interval`` frames) are colorized; the frames between get the key
+    frames' colours carried along the flow forwards and backwards, with
+    exemplar matching where the flow loses track
+    (:func:`~tinct.video.temporal.propagate`). About ``keyframe_interval``
+    times fewer method calls.
+
+References
+----------
+.. [1] W.-S. Lai et al., "Learning Blind Video Temporal Consistency", ECCV 2018.
+.. [2] B. Zhang et al., "Deep Exemplar-based Video Colorization", CVPR 2019 (key-frame/exemplar propagation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinct.errors import ImageWriteError, ParameterError
+from tinct.registry import Method
+from tinct.video.io import (
+    DEFAULT_MAX_FRAME_PIXELS,
+    OUTPUT_SUFFIXES,
+    VideoInfo,
+    encode_chunk,
+    join_chunks,
+    probe,
+    read_frames,
+)
+from tinct.video.temporal import DEFAULT_CUT_THRESHOLD, CutDetector, FlowSmoother, propagate
+
+CONSISTENCY = ("none", "flow", "keyframes")
+MANIFEST = "manifest.json"
+CACHE_VERSION = 1
+
+
+@dataclass
+class VideoJob:
+    """How to colorize a video: the method, its inputs and the temporal-consistency settings.
+
+    Parameters
+    ----------
+    method : Method
+        A registered colorize method (:func:`tinct.registry.get_method`).
+    params : dict
+        Validated method parameters.
+    reference : ndarray, optional
+        Colour reference image for exemplar methods; passed to every colorized frame.
+    reference_path : str, optional
+        Its file, so that a change of reference is seen by the resume check.
+    consistency : {'none', 'flow', 'keyframes'}
+    strength : float in [0, 1)
+        Flow smoothing weight of the warped past (``'flow'``).
+    keyframe_interval : int >= 1
+        Frames between key frames (``'keyframes'``).
+    cut_threshold : float in (0, 1]
+        Histogram distance above which a frame starts a new shot.
+    chunk_frames : int >= 1
+        Frames per cached chunk.
+    crf : int in [0, 51]; preset : str
+        x264 quality and speed.
+    post : str, optional
+        ``--post`` spec applied to each colorized frame before consistency.
+    """
+
+    method: Method
+    params: dict
+    reference: np.ndarray | None = None
+    reference_path: str | None = None
+    consistency: str = "flow"
+    strength: float = 0.8
+    keyframe_interval: int = 12
+    cut_threshold: float = DEFAULT_CUT_THRESHOLD
+    chunk_frames: int = 48
+    crf: int = 18
+    preset: str = "veryfast"
+    post: str | None = None
+
+    def check(self) -> None:
+        if self.method.kind != "colorize":
+            raise ParameterError(f"method: {self.method.name!r} is a {self.method.kind} method; video needs a colorize method")
+        if self.consistency not in CONSISTENCY:
+            raise ParameterError(f"consistency: expected one of {', '.join(CONSISTENCY)}, got {self.consistency!r}")
+        if not 0.0 <= self.strength < 1.0:
+            raise ParameterError(f"strength: must be in [0, 1), got {self.strength}")
+        if not (isinstance(self.keyframe_interval, int) and self.keyframe_interval >= 1):
+            raise ParameterError(f"keyframe_interval: must be an integer >= 1, got {self.keyframe_interval!r}")
+        if not 0.0 < self.cut_threshold <= 1.0:
+            raise ParameterError(f"cut_threshold: must be in (0, 1], got {self.cut_threshold}")
+        if not (isinstance(self.chunk_frames, int) and self.chunk_frames >= 1):
+            raise ParameterError(f"chunk_frames: must be an integer >= 1, got {self.chunk_frames!r}")
+        if not 0 <= self.crf <= 51:
+            raise ParameterError(f"crf: must be in 0..51, got {self.crf}")
+        if self.preset not in ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"):
+            raise ParameterError(f"preset: not an x264 preset: {self.preset!r}")
+
+
+# --------------------------------------------------------------------------- per-frame work
+def frame_lightness(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The gray frame handed to the method (uint8 Rec.601) and its CIELAB L."""
+    from tinct.color import rgb2gray, rgb2lightness
+
+    gray = np.clip(rgb2gray(rgb) * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+    return gray, rgb2lightness(gray)
+
+
+def colorize_ab(job: VideoJob, gray: np.ndarray) -> np.ndarray:
+    """Run the job's method on one gray frame and return the ab it predicts (float32 (H, W, 2))."""
+    from tinct.cli._common import apply_post
+    from tinct.color import rgb2lab
+
+    kwargs: dict[str, Any] = {}
+    if job.reference is not None:
+        kwargs["reference"] = job.reference
+    result = job.method(gray, **kwargs, **job.params)
+    result = apply_post(result, job.post, original=gray)
+    result = np.asarray(result)
+    if result.ndim != 3 or result.shape[:2] != gray.shape or result.shape[2] < 3:
+        raise ParameterError(f"method: {job.method.name!r} returned shape {result.shape} for a {gray.shape} frame")
+    return rgb2lab(result[..., :3])[..., 1:]
+
+
+def compose(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """RGB uint8 from the input's L and the new ab (chroma reduced where out of gamut)."""
+    from tinct.color import lab2rgb
+
+    lab = np.concatenate([lightness[..., None], ab], axis=-1)
+    return lab2rgb(lab, gamut="chroma", dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------- plan
+def key_frames(n: int, cuts: list[int], interval: int) -> list[int]:
+    """Key frames: each shot's first and last frame and every ``interval`` frames in between."""
+    starts = sorted(set(cuts) | {0})
+    keys: set[int] = set()
+    for a, b in zip(starts, starts[1:] + [n]):
+        keys.update(range(a, b, interval))
+        keys.add(b - 1)
+    return sorted(k for k in keys if 0 <= k < n)
+
+
+def plan_chunks(n: int, chunk: int, keys: list[int] | None) -> list[tuple[int, int]]:
+    """Chunk frame ranges; with key frames, every chunk starts on one."""
+    if not keys:
+        return [(s, min(s + chunk, n)) for s in range(0, n, chunk)]
+    bounds = [0]
+    for k in keys[1:]:
+        if k - bounds[-1] >= chunk:
+            bounds.append(k)
+    return list(zip(bounds, bounds[1:] + [n]))
+
+
+# --------------------------------------------------------------------------- cache
+def _sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(info: VideoInfo, job: VideoJob) -> str:
+    """What a cached chunk depends on: input file, method, parameters, reference and every option."""
+    from tinct import __version__
+
+    ref = None
+    if job.reference is not None:
+        ref = hashlib.sha256(np.ascontiguousarray(job.reference).tobytes()).hexdigest()
+    desc = {
+        "cache": CACHE_VERSION, "tinct": __version__, "input": str(info.path.resolve()), "size": info.size,
+        "mtime_ns": info.mtime_ns, "frames": info.frames, "method": job.method.name,
+        "params": sorted((k, repr(v)) for k, v in job.params.items()), "reference": ref,
+        "consistency": job.consistency, "strength": job.strength, "keyframe_interval": job.keyframe_interval,
+        "cut_threshold": job.cut_threshold, "chunk_frames": job.chunk_frames, "crf": job.crf, "preset": job.preset,
+        "post": job.post,
+    }
+    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Cache:
+    """``OUT.parts/``: finished chunks and the manifest that lists them (written atomically)."""
+
+    def __init__(self, folder: Path, key: str, restart: bool = False):
+        self.folder = folder
+        manifest = folder / MANIFEST
+        if folder.exists() and not folder.is_dir():
+            raise ImageWriteError(f"{folder}: exists and is not a folder; it is needed for the chunk cache")
+        data = None
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text())
+            except (OSError, ValueError):
+                data = None
+        elif folder.is_dir() and any(folder.iterdir()):
+            raise ImageWriteError(f"{folder}: exists, is not empty and is not a tinct chunk cache; move it away")
+        if data is not None and data.get("key") != key:
+            if not restart:
+                raise ParameterError(f"{folder}: holds an unfinished run with other settings (input, method or "
+                                     "options changed); rerun with --restart to discard it")
+            shutil.rmtree(folder)
+            data = None
+        elif data is not None and restart:
+            shutil.rmtree(folder)
+            data = None
+        folder.mkdir(parents=True, exist_ok=True)
+        self.data = data or {"key": key, "done": {}}
+        self.key = key
+
+    def save(self) -> None:
+        _write_json(self.folder / MANIFEST, self.data)
+
+    def chunk_path(self, c: int) -> Path:
+        return self.folder / f"chunk_{c:05d}.mp4"
+
+    def state_path(self, c: int) -> Path:
+        return self.folder / f"state_{c:05d}.npz"
+
+    def is_done(self, c: int, needs_state: bool) -> bool:
+        entry = self.data["done"].get(str(c))
+        p = self.chunk_path(c)
+        if entry is None or not p.is_file() or p.stat().st_size != entry.get("bytes"):
+            return False
+        return not needs_state or self.state_path(c).is_file()
+
+    def mark_done(self, c: int, frames: int) -> None:
+        self.data["done"][str(c)] = {"frames": frames, "bytes": self.chunk_path(c).stat().st_size}
+        self.save()
+
+
+# --------------------------------------------------------------------------- chunk processing
+def _save_state(path: Path, lightness: np.ndarray, ab: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+    np.savez(tmp, L=lightness.astype(np.float32), ab=ab.astype(np.float32))
+    os.replace(tmp, path)
+
+
+def _load_state(path: Path):
+    with np.load(path) as z:
+        return z["L"], z["ab"]
+
+
+BATCH_FRAMES = 8  # frames colorized per method batch (CNN methods run them through the network together)
+
+
+def _cnn_batch(job: VideoJob):
+    """A function colorizing a list of gray frames in one network batch, for the CNN methods; else None.
+
+    It calls :func:`tinct.colorize.cnn.colorize_many` with the parameters the
+    registered ``eccv16`` / ``siggraph17`` / ``auto`` functions would use, so the
+    result equals per-frame calls (see the tests) while the network sees
+    batches and the model is loaded once (cached per process).
+    """
+    name = job.method.name
+    if job.reference is not None or name not in ("eccv16", "siggraph17", "auto"):
+        return None
+    from tinct.colorize import cnn
+
+    p = dict(job.params)
+    arch: str | None = name
+    if name in ("siggraph17", "auto"):
+        p["backend"] = "torch" if p.get("backend", "auto") == "auto" else p["backend"]
+    if name == "siggraph17":
+        p["head"] = "regression" if p.pop("head", "regression") == "regression" else "logits"
+    if name == "auto":
+        if p.get("weights") is None:
+            from tinct.models import weights as registry
+
+            entry = registry.default_entry()
+            if entry is None:
+                return None  # the per-frame call raises the clear MissingWeightsError
+            p["weights"], arch = str(registry.find(entry.name)), entry.arch
+        else:
+            arch = None
+
+    def run(grays):
+        return list(cnn.colorize_many(grays, arch=arch, batch_size=max(1, len(grays)), **p))
+
+    return run
+
+
+def colorize_batch(job: VideoJob, grays: list[np.ndarray]) -> list[np.ndarray]:
+    """ab (float32 (H, W, 2)) for each gray frame: one batch for CNN methods, else one call per frame."""
+    from tinct.cli._common import apply_post
+    from tinct.color import rgb2lab
+
+    batch = _cnn_batch(job)
+    if batch is None:
+        return [colorize_ab(job, g) for g in grays]
+    out = []
+    for gray, result in zip(grays, batch(grays)):
+        result = np.asarray(apply_post(result, job.post, original=gray))
+        out.append(rgb2lab(result[..., :3])[..., 1:])
+    return out
+
+
+def _batches(iterator, size):
+    buf = []
+    for item in iterator:
+        buf.append(item)
+        if len(buf) == size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def _chunk_flow(job, info, start, stop, cuts, holder, counter, tick=None):
+    """Yield the output frames ``start..stop-1`` (modes none/flow); ``holder[0]`` is the smoothing state in and out."""
+    smoother = FlowSmoother(job.strength if job.consistency == "flow" else 0.0)
+    smoother.state = holder[0]
+    for batch in _batches(read_frames(info, start, stop), BATCH_FRAMES):
+        prepared = [(i, *frame_lightness(rgb)) for i, rgb in batch]
+        abs_ = colorize_batch(job, [g for _, g, _ in prepared])
+        counter[0] += len(prepared)
+        for (i, _, lightness), ab in zip(prepared, abs_):
+            ab = smoother.push(lightness, ab, new_shot=i in cuts)
+            holder[0] = smoother.state
+            yield compose(lightness, ab)
+            if tick is not None:
+                tick()
+
+
+def _chunk_keyframes(job, info, start, stop, cuts, keys, counter, tick=None):
+    """Yield the output frames ``start..stop-1`` from the key frames in ``[start, stop]`` (mode keyframes).
+
+    Frames are read lazily and only one key-frame interval is held in memory.
+    """
+    last = min(stop, info.frames - 1)  # the next chunk's first key frame is needed to propagate backwards
+    frames = read_frames(info, start, last + 1)
+    buf: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def upto(i):
+        while i not in buf:
+            j, rgb = next(frames)
+            buf[j] = frame_lightness(rgb)
+
+    in_chunk = [k for k in keys if start <= k <= last]
+    key_ab: dict[int, np.ndarray] = {}
+
+    def key(k):
+        if k not in key_ab:
+            upto(k)
+            key_ab[k] = colorize_batch(job, [buf[k][0]])[0]
+            counter[0] += 1
+        return key_ab[k]
+
+    for k0, k1 in zip(in_chunk, in_chunk[1:] + [None]):
+        if k1 is None:
+            if k0 < stop:  # the video's last frame
+                ab = key(k0)
+                yield compose(buf[k0][1], ab)
+                if tick is not None:
+                    tick()
+            continue
+        upto(k1)
+        key(k0)
+        crosses_cut = k1 in cuts
+        span = [buf[i][1] for i in range(k0, k1 if crosses_cut else k1 + 1)]
+        abs_ = propagate(span, key(k0), None if crosses_cut else key(k1))
+        for j, ab in enumerate(abs_[: k1 - k0]):
+            yield compose(buf[k0 + j][1], ab)
+            if tick is not None:
+                tick()
+        for i in [i for i in buf if i < k1]:
+            del buf[i]
+        key_ab.pop(k0, None)
+
+
+def colorize_video(src, dst, job: VideoJob, *, overwrite: bool = False, restart: bool = False,
+                   keep_parts: bool = False, progress: Callable[[int, int], None] | None = None,
+                   max_pixels: int | None = DEFAULT_MAX_FRAME_PIXELS) -> dict:
+    """Colorize the video ``src`` into ``dst``; see :mod:`tinct.video.pipeline`.
+
+    Parameters
+    ----------
+    src, dst : str or Path
+        Input video; output file (.mp4, .mkv, .mov or .m4v).
+    job : VideoJob
+    overwrite : bool
+        Replace an existing ``dst`` (only at the very end, atomically).
+    restart : bool
+        Discard a chunk cache left by an earlier run.
+    keep_parts : bool
+        Keep ``dst.parts`` after success.
+    progress : callable, optional
+        ``progress(frames_done, frames_total)`` after each frame (finished
+        chunks from an earlier run are reported first, in one call).
+    max_pixels : int, optional
+        Refuse frames larger than this.
+
+    Returns
+    -------
+    dict
+        Summary: input, output, frames, chunks, chunks reused, method calls, seconds, fps, cuts.
+    """
+    job.check()
+    start_time = time.perf_counter()
+    src = Path(os.fspath(src)).expanduser()
+    dst = Path(os.fspath(dst)).expanduser()
+    if dst.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ParameterError(f"output: {dst.name}: use one of {', '.join(sorted(OUTPUT_SUFFIXES))}")
+    info = probe(src, max_pixels=max_pixels)
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise ImageWriteError(f"{dst}: it is the input file; refusing to overwrite an input, choose another output name")
+    if dst.is_dir():
+        raise ImageWriteError(f"{dst}: is a folder")
+    if dst.exists() and not overwrite:
+        raise ImageWriteError(f"{dst}: exists; use --overwrite to replace it")
+    if not dst.parent.is_dir():
+        raise ImageWriteError(f"{dst}: folder {dst.parent} does not exist")
+
+    cache = Cache(dst.with_name(dst.name + ".parts"), fingerprint(info, job), restart=restart)
+    data = cache.data
+    if job.consistency != "none" and "cuts" not in data:
+        det = CutDetector(job.cut_threshold)
+        data["cuts"] = [i for i, rgb in read_frames(info) if det.push(frame_lightness(rgb)[1])]
+        cache.save()
+    cuts = set(data.get("cuts", [0]))
+    keys = key_frames(info.frames, sorted(cuts), job.keyframe_interval) if job.consistency == "keyframes" else None
+    chunks = plan_chunks(info.frames, job.chunk_frames, keys)
+    needs_state = job.consistency == "flow"
+
+    reused = [c for c in range(len(chunks)) if cache.is_done(c, needs_state)]
+    done_frames = sum(chunks[c][1] - chunks[c][0] for c in reused)
+    if progress is not None:
+        progress(done_frames, info.frames)
+    counter = [0]
+    done = [done_frames]
+
+    def tick():
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], info.frames)
+
+    for c, (a, b) in enumerate(chunks):
+        if c in reused:
+            continue
+        holder: list = [None]
+        if job.consistency == "keyframes":
+            frames = _chunk_keyframes(job, info, a, b, cuts, keys, counter, tick)
+        else:
+            if needs_state and c > 0 and a not in cuts:
+                prev = cache.state_path(c - 1)
+                holder[0] = _load_state(prev) if prev.is_file() else None
+                if holder[0] is None:  # the previous chunk's state is gone: warm up on its last frames
+                    holder[0] = _warm_state(job, info, a, cuts, counter)
+            frames = _chunk_flow(job, info, a, b, cuts, holder, counter, tick)
+        written = encode_chunk(frames, cache.chunk_path(c), info.fps, crf=job.crf, preset=job.preset)
+        if written != b - a:
+            raise ParameterError(f"{src}: chunk {c} produced {written} frames for {b - a}")
+        if needs_state:
+            _save_state(cache.state_path(c), *holder[0])
+        cache.mark_done(c, b - a)
+
+    join_chunks([cache.chunk_path(c) for c in range(len(chunks))], dst,
+                audio_from=src if info.audio_streams else None)
+    if not keep_parts:
+        shutil.rmtree(cache.folder, ignore_errors=True)
+    seconds = time.perf_counter() - start_time
+    return {
+        "input": str(src), "output": str(dst), "method": job.method.name, "consistency": job.consistency,
+        "frames": info.frames, "width": info.width, "height": info.height, "chunks": len(chunks),
+        "chunks_reused": len(reused), "method_calls": counter[0], "cuts": sorted(cuts), "audio_streams": info.audio_streams,
+        "seconds": round(seconds, 3), "fps": round((info.frames - sum(chunks[c][1] - chunks[c][0] for c in reused))
+                                                  / seconds, 3) if seconds > 0 else None,
+    }
+
+
+def _warm_state(job, info, start, cuts, counter, frames: int = 8):
+    """Rebuild the smoothing state before ``start`` from the last ``frames`` frames of its shot."""
+    shot_start = max([c for c in cuts if c < start] or [0])
+    a = max(shot_start, start - frames)
+    holder: list = [None]
+    for _ in _chunk_flow(job, info, a, start, cuts, holder, counter):
+        pass
+    return holder[0]
