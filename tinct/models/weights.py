@@ -185,6 +185,27 @@ add(WeightsEntry(
     notes="Feature extractor, not a colorizer: blocks 1-3 feed the superpixel/exemplar methods "
           "(tinct.exemplar.features, backend=vgg19bn).",
 ))
+add(WeightsEntry(
+    name="tinctnet-v1",
+    arch="tinctnet",
+    file="tinctnet-v1.pt",
+    url=None,
+    sha256="08a29c0b60a44d4fa39e8db3ad7a645a38ab619220f8ee23d4bdd20f19e347eb",
+    input_size=128,
+    bins="313",
+    licence="weights: non-commercial research use (terms of the ImageNet, Tiny ImageNet, CamVid, BSDS500 and "
+            "face-crop training data); code BSD-3-Clause",
+    training_data="46,037 photos of ../shared/data/train (Imagenette, clothing, cats and dogs, flowers, faces, "
+                  "CamVid, BSDS500 train+val at 128 px; Tiny ImageNet at 64 px), 1900 steps x 32 crops of 64 px, "
+                  "CPU; see docs/models/tinctnet-v1.md",
+    metrics={"AuC rebal % kodak24 (gray 81.46)": 84.43, "colourfulness kodak24 (gray 0, truth 39.0)": 48.7,
+             "AuC rebal % bsds500-test100 (gray 82.78)": 83.84,
+             "colourfulness bsds500-test100 (gray 0, truth 41.4)": 46.2,
+             "PSNR dB kodak24 (gray 22.55)": 20.02, "PSNR dB bsds500-test100 (gray 21.52)": 19.97},
+    default=True,
+    packaged=True,
+    notes="tinct's own compact U-Net (2.5 M parameters, fp16 file), trained by `tinct train`; accepts ab hints.",
+))
 
 
 def cache_dir() -> Path:

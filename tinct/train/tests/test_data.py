@@ -1,0 +1,105 @@
+import io
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tinct.color import rgb2lab
+from tinct.errors import ParameterError
+from tinct.train.data import (
+    centre_crop,
+    epoch_order,
+    load_images,
+    random_resized_crop,
+    sample_hints,
+    step_generator,
+)
+from tinct.train.lab import lab_to_rgb, rgb_to_lab
+
+
+def _png(colour, size=(20, 12)):
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def make_shard(path, colours):
+    with tarfile.open(path, "w") as tf:
+        for i, c in enumerate(colours):
+            data = _png(c)
+            info = tarfile.TarInfo(f"{i:06d}.png")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        bad = b"not an image"
+        info = tarfile.TarInfo("999999.jpg")
+        info.size = len(bad)
+        tf.addfile(info, io.BytesIO(bad))
+        txt = b"hello"
+        info = tarfile.TarInfo("readme.txt")
+        info.size = len(txt)
+        tf.addfile(info, io.BytesIO(txt))
+    return path
+
+
+def test_load_images_from_shard_and_folder(tmp_path):
+    shard = make_shard(tmp_path / "s.tar", [(255, 0, 0), (0, 255, 0), (0, 0, 255)])
+    folder = tmp_path / "imgs" / "sub"
+    folder.mkdir(parents=True)
+    (folder / "a.png").write_bytes(_png((10, 20, 30), (8, 8)))
+    arr = load_images([str(shard), str(tmp_path / "imgs")], load_size=16, workers=1)
+    assert arr.shape == (4, 16, 16, 3) and arr.dtype == np.uint8  # the broken member is skipped
+    np.testing.assert_array_equal(arr[0, 5, 5], [255, 0, 0])
+    np.testing.assert_array_equal(arr[3, 0, 0], [10, 20, 30])
+    assert load_images(str(shard), load_size=16, limit=2).shape[0] == 2
+
+
+def test_load_images_rejects_bad_sources(tmp_path):
+    with pytest.raises(ParameterError, match="data"):
+        load_images([str(tmp_path / "missing")], load_size=16)
+    with pytest.raises(ParameterError, match="load_size"):
+        load_images([str(tmp_path)], load_size=3)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ParameterError, match="no decodable"):
+        load_images([str(tmp_path / "empty")], load_size=16)
+
+
+def test_torch_lab_matches_numpy_lab():
+    rgb = np.random.default_rng(0).random((1, 3, 6, 7), dtype=np.float32)
+    lab = rgb_to_lab(torch.from_numpy(rgb)).numpy()
+    ref = rgb2lab(np.moveaxis(rgb[0], 0, -1))
+    np.testing.assert_allclose(np.moveaxis(lab[0], 0, -1), ref, atol=2e-3)
+    back = lab_to_rgb(torch.from_numpy(lab)).numpy()
+    np.testing.assert_allclose(back, rgb, atol=2e-3)
+
+
+def test_random_resized_crop_is_reproducible_and_identity_without_jitter():
+    images = torch.randint(0, 256, (3, 16, 16, 3), dtype=torch.uint8)
+    a = random_resized_crop(images, 8, step_generator(0, 5, "cpu"))
+    b = random_resized_crop(images, 8, step_generator(0, 5, "cpu"))
+    c = random_resized_crop(images, 8, step_generator(0, 6, "cpu"))
+    assert a.shape == (3, 3, 8, 8)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    same = random_resized_crop(images, 16, step_generator(0, 1, "cpu"), scale=(1, 1), ratio=(1, 1), flip=False)
+    torch.testing.assert_close(same, images.permute(0, 3, 1, 2).float() / 255, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(centre_crop(images, 16).numpy(), (images.permute(0, 3, 1, 2).float() / 255).numpy())
+
+
+def test_epoch_order_is_a_permutation_fixed_by_seed_and_epoch():
+    a = epoch_order(50, 3, 2, "cpu")
+    assert sorted(a.tolist()) == list(range(50))
+    assert torch.equal(a, epoch_order(50, 3, 2, "cpu")) and not torch.equal(a, epoch_order(50, 3, 3, "cpu"))
+
+
+def test_hints_reveal_true_colours_at_the_mask():
+    g = torch.Generator().manual_seed(0)
+    ab = torch.randn(6, 2, 12, 12, generator=g) * 30
+    none_ab, none_mask = sample_hints(ab, step_generator(0, 0, "cpu"), p_none=1.0)
+    assert float(none_mask.sum()) == 0 and float(none_ab.abs().sum()) == 0
+    hint, mask = sample_hints(ab, step_generator(0, 0, "cpu"), p_none=0.0, pool=1)
+    assert set(torch.unique(mask).tolist()) <= {0.0, 1.0}
+    assert (mask.sum(dim=(1, 2, 3)) >= 1).all()
+    m = mask.bool().expand_as(ab)
+    torch.testing.assert_close(hint[m], ab[m])
+    assert float(hint[~m].abs().sum()) == 0
