@@ -374,12 +374,40 @@ def siggraph17(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_si
 )
 def auto(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0,
          upsample="bilateral", backend="auto", return_extras=False):
-    """Colorize with the registry's default network (tinct's own, when installed).
+    """Colorize with the registry's default network (tinct's own, shipped with the package).
 
     With ``weights`` given, the file's own architecture is used (a tinct
     self-describing file). Without, the registry entry marked ``default`` is
-    loaded; if there is none or its file is absent, MissingWeightsError says
-    which.
+    loaded (``tinctnet-v1``, see ``docs/models/tinctnet-v1.md``); if there is
+    none or its file is absent, MissingWeightsError says which.
+
+    Parameters
+    ----------
+    image : (H, W[, 1|2|3|4]) ndarray
+        Gray or colour (its own L is kept); uint8, uint16 or float in [0, 1].
+    weights : str, optional
+        A tinct weights file to use instead of the default entry.
+    temperature : float, default 0.38
+        Annealed-mean temperature: 1 is the mean of the predicted distribution, towards 0 its mode.
+    input_size : int, default 0
+        Network input side; 0 = the model's own.
+    device : {'auto', 'cpu', 'cuda'}
+    threads : int
+        CPU threads (0 = library default).
+    upsample : {'bilateral', 'guided', 'bilinear'}
+        How the low-resolution ab is brought to full size, guided by the full-resolution L.
+    backend : {'auto', 'torch', 'onnx'}
+    return_extras : bool
+        API only: also return a dict with ``entropy``, ``mode``, ``ab_lowres``.
+
+    Returns
+    -------
+    ndarray
+        (H, W, 3[+alpha]) colour image of the input's dtype.
+
+    References
+    ----------
+    .. [1] R. Zhang, P. Isola, A. A. Efros, "Colorful Image Colorization", ECCV 2016.
     """
     from tinct.models import weights as registry
 

@@ -10,7 +10,8 @@ def test_every_registered_method_is_consistent():
     assert methods, "no methods registered"
     for m in methods:
         assert m.kind in ("transfer", "colorize")
-        assert m.func.__doc__ and "References" in m.func.__doc__ or "Parameters" in m.func.__doc__
+        doc = m.func.__doc__ or ""
+        assert "Parameters" in doc and "References" in doc, f"{m.name}: numpydoc Parameters and References"
         schema = m.schema()
         assert set(schema["params"]) == {p.name for p in m.params}
         for p in m.params:
