@@ -1,0 +1,187 @@
+"""Scribble colorization benchmark: quality against ground truth, and speed/memory against a plain SciPy solve.
+
+Quality: for each Kodak image, the gray version (Rec. 601) is colorized from short strokes whose colours are
+taken from the true photo, at 0.5 %, 1 % and 5 % pixel coverage; PSNR (RGB, 8 bit) against the truth, with the
+gray image (ab = 0, the input's L) as baseline.
+
+Speed: one image scaled to 0.25, 1, 4 and 12 MP with 1 % coverage, solved by tinct's two solvers (SuperLU in
+nested-dissection order, one factorisation for both channels; RS-AMG-preconditioned BiCGStab, one hierarchy for
+both channels) and by a plain SciPy direct solve (``spsolve`` once per channel on the same matrix, the
+"vectorised SciPy" baseline of the issue). Every run is a fresh subprocess, so the peak
+RSS column is that run's own. Wall and CPU seconds are both printed: CPU time is the fairer number on a
+shared machine.
+
+    python benchmarks/scribble.py                       # everything
+    python benchmarks/scribble.py --quality --limit 6   # PSNR table on the first 6 Kodak images
+    python benchmarks/scribble.py --speed --sizes 0.25,1 --spsolve-max 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("TINCT_SHARED", REPO.parent / "shared"))
+KODAK = SHARED / "data" / "eval" / "kodak24"
+
+
+def strokes(shape, coverage: float, rng, length=(8, 30), width: int = 3) -> np.ndarray:
+    """Boolean mask of short straight strokes (``width`` px thick) covering about ``coverage`` of the image."""
+    h, w = shape
+    mask = np.zeros(shape, bool)
+    target = coverage * h * w
+    while mask.sum() < target:
+        n = max(1, int((target - mask.sum()) / (np.mean(length) * width)))
+        y0, x0 = rng.uniform(0, h, n), rng.uniform(0, w, n)
+        ang, ln = rng.uniform(0, np.pi, n), rng.uniform(*length, n)
+        t = np.linspace(0.0, 1.0, 40)
+        ys = y0[:, None] + np.outer(ln * np.sin(ang), t) * 1.0
+        xs = x0[:, None] + np.outer(ln * np.cos(ang), t) * 1.0
+        for dy in range(-(width // 2), width // 2 + 1):
+            for dx in range(-(width // 2), width // 2 + 1):
+                yy = np.clip(np.round(ys + dy).astype(int), 0, h - 1)
+                xx = np.clip(np.round(xs + dx).astype(int), 0, w - 1)
+                mask[yy, xx] = True
+    return mask
+
+
+def gray_of(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(rgb.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]) + 0.5, 0, 255).astype(np.uint8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
+
+
+def quality(limit: int | None, space: str) -> None:
+    from tinct.color.gray import rgb2lightness
+    from tinct.color.lab import lab2rgb
+    from tinct.colorize.scribble import scribble
+    from tinct.io import read_image
+
+    files = sorted(KODAK.glob("*.jpg"))[:limit]
+    covs = (0.005, 0.01, 0.05)
+    rows = {c: [] for c in covs}
+    base, secs = [], []
+    for i, f in enumerate(files):
+        truth = read_image(f).pixels
+        gray = gray_of(truth)
+        lab = np.zeros(truth.shape, np.float32)
+        lab[..., 0] = rgb2lightness(gray)
+        base.append(psnr(lab2rgb(lab, dtype=np.uint8), truth))
+        for c in covs:
+            mask = strokes(gray.shape, c, np.random.default_rng(i))
+            t = time.perf_counter()
+            out = scribble(gray, scribbles=truth, scribble_mask=mask, space=space)
+            secs.append(time.perf_counter() - t)
+            rows[c].append(psnr(out, truth))
+        print(f"  {f.name}: gray {base[-1]:.2f}  " + "  ".join(f"{c:.1%} {rows[c][-1]:.2f}" for c in covs),
+              file=sys.stderr, flush=True)
+    print(f"\nScribble PSNR (dB, RGB) on {len(files)} Kodak images, space={space}, strokes 8-30 px long, 3 px wide")
+    print(f"| {'input':<24} | mean PSNR | min | max |")
+    print(f"|{'-' * 26}|-----------|-----|-----|")
+    print(f"| {'gray (ab = 0)':<24} | {np.mean(base):9.2f} | {np.min(base):.2f} | {np.max(base):.2f} |")
+    for c in covs:
+        r = rows[c]
+        print(f"| {f'scribbles {c:.1%} coverage':<24} | {np.mean(r):9.2f} | {np.min(r):.2f} | {np.max(r):.2f} |")
+    print(f"mean seconds per image (768 x 512): {np.mean(secs):.2f}")
+
+
+def one(mp: float, solver: str) -> None:
+    """Run one timing in this process and print a JSON line."""
+    import cv2
+
+    from tinct.colorize import scribble as S
+    from tinct.io import read_image
+
+    truth = read_image(KODAK / "kodim05.jpg").pixels
+    s = np.sqrt(mp * 1e6 / (truth.shape[0] * truth.shape[1]))
+    truth = cv2.resize(truth, (round(truth.shape[1] * s), round(truth.shape[0] * s)), interpolation=cv2.INTER_LINEAR)
+    gray = gray_of(truth)
+    mask = strokes(gray.shape, 0.01, np.random.default_rng(0))
+    w0, c0 = time.perf_counter(), time.process_time()
+    if solver in ("direct", "amg"):
+        out = S.scribble(gray, scribbles=truth, scribble_mask=mask, solver=solver)
+    else:  # the plain baseline: same matrix, SciPy spsolve per channel
+        import scipy.sparse.linalg as sla
+
+        luma = gray.astype(np.float32) / 255
+        A, coupling = S.build_system(luma, mask)
+        known = np.zeros(gray.shape + (2,), np.float32)
+        known[mask] = S._chroma(truth[mask].astype(np.float32) / 255, "yiq")
+        rhs = coupling(known)
+        A = A.tocsc()
+        out = np.stack([sla.spsolve(A, rhs[:, c]) for c in (0, 1)], axis=1)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"mp": gray.size / 1e6, "solver": solver, "wall": wall, "cpu": cpu, "rss_mb": rss,
+                      "shape": list(gray.shape), "ok": bool(np.isfinite(out).all())}))
+
+
+NAMES = {"direct": "tinct direct (ND SuperLU, 1 factorisation)", "amg": "tinct amg (RS-AMG + BiCGStab)",
+         "spsolve": "SciPy spsolve x 2 (baseline)"}
+
+
+def speed(sizes: list[float], direct_max: float, spsolve_max: float, timeout: int) -> None:
+    rows = []
+    for mp in sizes:
+        for solver in ("direct", "amg", "spsolve"):
+            if (solver == "spsolve" and mp > spsolve_max) or (solver == "direct" and mp > direct_max):
+                rows.append((mp, solver, None))
+                continue
+            cmd = [sys.executable, __file__, "--one", f"{mp}:{solver}"]
+            try:
+                res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+                line = res.stdout.strip().splitlines()[-1] if res.returncode == 0 and res.stdout.strip() else None
+                rows.append((mp, solver, json.loads(line) if line else {"error": res.stderr.strip()[-200:]}))
+            except subprocess.TimeoutExpired:
+                rows.append((mp, solver, {"error": f"timed out after {timeout} s"}))
+            print(f"  {mp} MP {solver}: {rows[-1][2]}", file=sys.stderr, flush=True)
+    print("\nScribble solve, kodim05 scaled, 1 % stroke coverage, both chroma channels, fresh process per run")
+    print("| MP | solver | wall s | CPU s | peak RSS MB |")
+    print("|----|--------|--------|-------|-------------|")
+    for mp, solver, r in rows:
+        name = NAMES[solver]
+        if r is None:
+            print(f"| {mp} | {name} | not run (above --{solver}-max) | | |")
+        elif "error" in r:
+            print(f"| {mp} | {name} | failed: {r['error']} | | |")
+        else:
+            print(f"| {r['mp']:.2f} | {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mb']:.0f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quality", action="store_true")
+    ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--limit", type=int, default=None, help="Kodak images for --quality (default all 24)")
+    ap.add_argument("--space", default="yiq", choices=("yiq", "lab"))
+    ap.add_argument("--sizes", default="0.25,1,4,12")
+    ap.add_argument("--direct-max", type=float, default=4.0, help="largest MP tinct's direct solver is run at")
+    ap.add_argument("--spsolve-max", type=float, default=1.0, help="largest MP the spsolve baseline is run at")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per timing run")
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        mp, solver = args.one.split(":")
+        one(float(mp), solver)
+        return
+    both = not (args.quality or args.speed)
+    if args.quality or both:
+        quality(args.limit, args.space)
+    if args.speed or both:
+        speed([float(s) for s in args.sizes.split(",")], args.direct_max, args.spsolve_max, args.timeout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Scribble colorization (Levin et al. 2004): weights, solvers, inputs, prior."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinct.color.gray import rgb2lightness
+from tinct.color.lab import rgb2lab
+from tinct.colorize.scribble import affinity_weights, build_system, nested_dissection, scribble, solve
+from tinct.errors import ParameterError
+from tinct.registry import get_method
+
+
+def _reference_weights(y):
+    """The reference MATLAB loop (getColorExploit.m), transcribed literally for a small image."""
+    h, w = y.shape
+    out = {}
+    for i in range(h):
+        for j in range(w):
+            gvals, where = [], []
+            for ii in range(max(0, i - 1), min(i + 2, h)):
+                for jj in range(max(0, j - 1), min(j + 2, w)):
+                    if ii != i or jj != j:
+                        gvals.append(y[ii, jj])
+                        where.append((ii - i, jj - j))
+            t = y[i, j]
+            allv = np.array(gvals + [t])
+            c_var = np.mean((allv - allv.mean()) ** 2)
+            csig = c_var * 0.6
+            g = np.array(gvals)
+            mgv = np.min((g - t) ** 2)
+            if csig < -mgv / np.log(0.01):
+                csig = -mgv / np.log(0.01)
+            if csig < 0.000002:
+                csig = 0.000002
+            wv = np.exp(-((g - t) ** 2) / csig)
+            wv /= wv.sum()
+            for (dy, dx), v in zip(where, wv):
+                out[(i, j, dy, dx)] = v
+    return out
+
+
+def _two_regions(h=24, w=32):
+    """Gray image: dark left half, bright right half, a little texture."""
+    rng = np.random.default_rng(1)
+    gray = np.where(np.arange(w)[None, :] < w // 2, 0.3, 0.7) + rng.normal(0, 0.005, (h, w))
+    return np.clip(gray, 0, 1).astype(np.float32)
+
+
+def test_weights_match_reference_loop():
+    rng = np.random.default_rng(0)
+    y = rng.random((5, 6))
+    y[2:4, 2:5] = 0.5  # a flat patch exercises the 2e-6 floor
+    ref = _reference_weights(y)
+    ours = affinity_weights(y)
+    neighbours = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+    for k, (dy, dx) in enumerate(neighbours):
+        for i in range(5):
+            for j in range(6):
+                expected = ref.get((i, j, dy, dx), 0.0)
+                assert ours[k, i, j] == pytest.approx(expected, abs=1e-6)
+    np.testing.assert_allclose(ours.sum(axis=0), 1.0, atol=1e-6)
+
+
+def test_amg_agrees_with_direct_solve():
+    rng = np.random.default_rng(2)
+    y = np.clip(np.cumsum(rng.normal(0, 0.05, (40, 50)), axis=1) * 0.2 + 0.5, 0, 1)
+    fixed = rng.random(y.shape) < 0.02
+    A, coupling = build_system(y, fixed)
+    values = np.zeros(y.shape + (2,))
+    values[fixed] = rng.normal(0, 0.2, (fixed.sum(), 2))
+    rhs = coupling(values)
+    import scipy.sparse.linalg as sla
+
+    x_ref = np.stack([sla.spsolve(A.tocsc(), rhs[:, c]) for c in (0, 1)], axis=1)  # plain SciPy, per channel
+    x_amg = solve(A, rhs, "amg")
+    x_nd = solve(A, rhs, "direct", fixed=fixed)  # nested dissection, no pivoting
+    x_lu = solve(A, rhs, "direct")  # SuperLU's own order
+    assert np.abs(x_amg - x_ref).max() < 1e-3
+    assert np.abs(x_nd - x_ref).max() < 1e-8
+    assert np.abs(x_lu - x_ref).max() < 1e-8
+    assert np.abs(x_ref).max() > 0.01  # the test means something: colour did propagate
+
+
+def test_nested_dissection_is_a_permutation():
+    for h, w in ((1, 1), (3, 200), (37, 41), (64, 64)):
+        order = nested_dissection(h, w)
+        np.testing.assert_array_equal(np.sort(order), np.arange(h * w))
+    order = nested_dissection(20, 20, leaf=16)
+    assert set(order[-20:]) == set(range(10 * 20, 11 * 20))  # the top separator (middle row) comes last
+
+
+def test_edges_stop_colour_and_scribbles_are_kept():
+    gray = _two_regions()
+    marked = np.repeat(gray[..., None], 3, axis=2).copy()
+    marked[5:8, 3:6] = [0.5, 0.1, 0.1]  # red stroke, dark side
+    marked[15:18, 24:27] = [0.5, 0.7, 1.0]  # blue stroke, bright side
+    before, gray_before = marked.copy(), gray.copy()
+    for space in ("yiq", "lab"):
+        out = scribble(gray, scribbles=marked, space=space)
+        ab = rgb2lab(out)[..., 1:]
+        left, right = ab[:, : 14].reshape(-1, 2).mean(0), ab[:, 18:].reshape(-1, 2).mean(0)
+        assert left[0] > 10 and left[0] > left[1]  # reddish: a dominant, positive
+        assert right[1] < -10  # bluish: b negative
+        # every colorization keeps the input's L
+        np.testing.assert_allclose(rgb2lightness(out), rgb2lightness(gray), atol=0.6)
+    np.testing.assert_array_equal(marked, before)  # inputs untouched
+    np.testing.assert_array_equal(gray, gray_before)
+
+
+def test_scribbled_pixels_keep_their_chroma_without_keep_lightness():
+    gray = _two_regions()
+    marked = np.repeat(gray[..., None], 3, axis=2).copy()
+    colour = np.array([0.35, 0.28, 0.2])
+    marked[4:6, 4:6] = colour
+    out = scribble(gray, scribbles=marked, keep_lightness=False)
+    yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+    got = out[4:6, 4:6].reshape(-1, 3) @ yiq.T
+    want = colour @ yiq.T
+    np.testing.assert_allclose(got[:, 1:], np.broadcast_to(want[1:], (4, 2)), atol=2e-3)  # I, Q fixed
+    np.testing.assert_allclose(got[:, 0], gray[4:6, 4:6].ravel(), atol=2e-3)  # Y of the gray image
+
+
+def test_mask_and_colours_equal_marked_copy_and_dtype_kept():
+    gray = (_two_regions() * 255).round().astype(np.uint8)
+    marked = np.repeat(gray[..., None], 3, axis=2).copy()
+    marked[3:5, 3:9] = [200, 40, 40]
+    mask = np.zeros(gray.shape, bool)
+    mask[3:5, 3:9] = True
+    a = scribble(gray, scribbles=marked)
+    b = scribble(gray, scribbles=marked, scribble_mask=mask)
+    c = scribble(gray, scribbles=(mask, marked))
+    assert a.dtype == np.uint8 and a.shape == gray.shape + (3,)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+def test_jpeg_like_noise_is_not_a_scribble():
+    gray = (_two_regions() * 255).round().astype(np.uint8)
+    rng = np.random.default_rng(3)
+    noisy = np.clip(np.repeat(gray[..., None], 3, axis=2) + rng.integers(-1, 2, gray.shape + (3,)), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    noisy[:6] = np.clip(gray[:6].astype(int) + rng.integers(-6, 7, gray[:6].shape), 0, 255)[..., None]  # neutral
+    with pytest.raises(ParameterError, match="scribbles"):  # noise alone marks nothing
+        scribble(gray, scribbles=noisy)
+    noisy[10:12, 20:22] = [40, 200, 40]
+    out = scribble(gray, scribbles=noisy)
+    ab = rgb2lab(out)[..., 1:]
+    assert ab[:, 18:, 0].mean() < -10  # green spread over the bright half, not pinned to noise
+
+
+def test_bad_inputs_are_named():
+    gray = _two_regions()
+    with pytest.raises(ParameterError, match="scribbles"):
+        scribble(gray, scribbles=np.zeros((5, 5, 3), np.float32))
+    with pytest.raises(ParameterError, match="scribbles"):
+        scribble(gray)
+    with pytest.raises(ParameterError, match="space"):
+        scribble(gray, scribbles=np.repeat(gray[..., None], 3, 2), space="hsv")
+    with pytest.raises(ParameterError, match="scribble_mask"):
+        scribble(gray, scribbles=np.repeat(gray[..., None], 3, 2), scribble_mask=np.zeros(gray.shape, bool))
+
+
+def test_prior_is_a_soft_term_and_scribbles_stay_hard():
+    gray = _two_regions()
+    prior_lab = np.zeros(gray.shape + (3,), np.float32)
+    prior_lab[..., 0] = rgb2lightness(gray)
+    prior_lab[..., 1:] = [0.0, 30.0]  # a yellowish "model" everywhere
+    from tinct.color.lab import lab2rgb
+
+    prior = lab2rgb(prior_lab)
+    # No scribbles: the result is the prior.
+    out = scribble(gray, scribbles=np.repeat(gray[..., None], 3, 2), prior_image=prior, space="lab")
+    np.testing.assert_allclose(rgb2lab(out)[..., 1:], rgb2lab(prior)[..., 1:], atol=0.5)
+    # A blue stroke fixes its neighbourhood; far away (other region) the prior stays.
+    marked = np.repeat(gray[..., None], 3, axis=2).copy()
+    marked[10:14, 2:6] = [0.2, 0.3, 0.6]
+    out = scribble(gray, scribbles=marked, prior_image=prior, prior_weight=0.01, space="lab")
+    ab = rgb2lab(out)[..., 1:]
+    assert ab[10:14, 2:6, 1].mean() < -20
+    assert ab[:, 20:, 1].mean() > 25
+
+
+def test_prior_by_method_name():
+    gray = _two_regions()
+    marked = np.repeat(gray[..., None], 3, axis=2).copy()
+    marked[10:14, 2:6] = [0.2, 0.3, 0.6]
+    prior = get_method("patchdb")(gray)
+    a = scribble(gray, scribbles=marked, prior="patchdb", prior_weight=0.01)
+    b = scribble(gray, scribbles=marked, prior_image=prior, prior_weight=0.01)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    assert not np.allclose(a, scribble(gray, scribbles=marked))
+    with pytest.raises(ParameterError, match="prior"):
+        scribble(gray, scribbles=marked, prior="exemplar")
+
+
+def test_registered_with_required_scribbles():
+    m = get_method("scribble", "colorize")
+    assert m.scribbles == "required"
+    assert "scribble_mask" in m.extra_inputs
+    with pytest.raises(ParameterError, match="prior_weight"):
+        m(_two_regions(), scribbles=np.zeros((24, 32, 3)), prior_weight=-1.0)
