@@ -7,4 +7,11 @@ inside functions so that listing methods stays fast.
 
 METHOD_MODULES: tuple[str, ...] = (
     "tinct.transfer.reinhard",
+    "tinct.transfer.gmm",
+    "tinct.transfer.mkl",
+    "tinct.transfer.sliced",
+    "tinct.colorize.cnn",
+    "tinct.colorize.scribble",
+    "tinct.colorize.patchdb",
+    "tinct.exemplar.superpixel",
 )

@@ -22,6 +22,13 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tinct.cli.transfer",
     "tinct.cli.colorize",
     "tinct.cli.methods",
+    "tinct.cli.models",
+    "tinct.cli.evaluate",
+    "tinct.cli.patchdb",
+    "tinct.cli.serve",
+    "tinct.cli.train",
+    "tinct.cli.video",
+    "tinct.cli.batch",
 )
 
 
