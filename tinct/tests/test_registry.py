@@ -6,8 +6,11 @@ from tinct.registry import Param, get_method, list_methods, register
 
 
 def test_every_registered_method_is_consistent():
-    methods = list_methods()
-    assert methods, "no methods registered"
+    from tinct.methods import METHOD_MODULES
+
+    # Only what tinct ships: other tests register test-only methods in this process.
+    methods = [m for m in list_methods() if m.func.__module__ in METHOD_MODULES]
+    assert len(methods) >= len(METHOD_MODULES), "a method module registers nothing"
     for m in methods:
         assert m.kind in ("transfer", "colorize")
         doc = m.func.__doc__ or ""
