@@ -9,7 +9,7 @@ EXAMPLES = Path(__file__).resolve().parent / "examples"
 # Gray historical photographs (public domain) to colorize.
 GRAY_EXAMPLES = ("detroit_1915.jpg", "keller_chaplin_1919.jpg", "old_tom_morris.png")
 # A colour-transfer pair (CC0 clothing photos): target, reference.
-TRANSFER_PAIR = ("clothing_shorts.jpg", "clothing_shirt.jpg")
+TRANSFER_PAIR = ("clothing_jacket.jpg", "clothing_shirt.jpg")
 
 
 def example(name: str) -> Path:
