@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+STATS_SAMPLES = 1 << 20  # statistics of larger images come from a regular sample of this many pixels
 
-def masked_pixels(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """(N, C) pixels of an (H, W, C) image, restricted to ``mask`` when given."""
+
+def masked_pixels(image: np.ndarray, mask: np.ndarray | None, max_samples: int | None = None) -> np.ndarray:
+    """(N, C) pixels of an (H, W, C) image, restricted to ``mask`` when given.
+
+    With ``max_samples``, a larger set is replaced by a seeded uniform sample of
+    that many pixels (deterministic; random rather than strided so that no
+    image period aliases with it). Its mean and deviation are within a few
+    hundredths of a CIELAB unit of the full set's, at a fraction of the cost.
+    """
     flat = image.reshape(-1, image.shape[-1])
-    return flat if mask is None else flat[mask.reshape(-1)]
+    pixels = flat if mask is None else flat[mask.reshape(-1)]
+    if max_samples is not None and len(pixels) > max_samples:
+        pixels = pixels[np.random.default_rng(0).integers(0, len(pixels), max_samples)]
+    return pixels
 
 
 def mean_std(pixels: np.ndarray, block: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ from tinct.color.lab import lab2rgb, rgb2lab
 from tinct.errors import ParameterError
 from tinct.pixels import check_image, check_mask, output_dtype, restore, split_alpha
 from tinct.registry import Param, register
-from tinct.transfer._stats import masked_pixels, mean_std
+from tinct.transfer._stats import STATS_SAMPLES, masked_pixels, mean_std
 
 _MIN_STD = 1e-3  # below this a channel is flat: shift it, do not scale by ~1/0
 
@@ -40,7 +40,8 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
     target_mask, reference_mask : (H, W) array_like, optional
         Nonzero where statistics are measured (reference) or where pixels are
         changed (target). Target pixels outside the mask are returned
-        unchanged, bit for bit.
+        unchanged, bit for bit. Statistics of more than about a megapixel come
+        from a seeded sample of 2**20 pixels.
     strength : float, default 1.0
         0 returns the target, 1 the full transfer; values between blend in Lab.
     keep_lightness : bool, default False
@@ -66,9 +67,9 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
     r_mask = check_mask(reference_mask, reference.shape[:2], "reference_mask")
 
     t_lab = rgb2lab(_as_rgb(t_rgb))
-    r_lab = rgb2lab(_as_rgb(r_rgb))
-    mu_t, sd_t = mean_std(masked_pixels(t_lab, t_mask))
-    mu_r, sd_r = mean_std(masked_pixels(r_lab, r_mask))
+    mu_t, sd_t = mean_std(masked_pixels(t_lab, t_mask, STATS_SAMPLES))
+    # The reference is only measured: convert just the sampled pixels.
+    mu_r, sd_r = mean_std(rgb2lab(masked_pixels(_as_rgb(r_rgb), r_mask, STATS_SAMPLES)))
 
     scale = np.where(sd_t > _MIN_STD, sd_r / np.maximum(sd_t, _MIN_STD), 1.0)
     shift = mu_r - mu_t * scale

@@ -95,3 +95,16 @@ def test_bad_inputs():
         reinhard(t, np.zeros((5, 5, 2)))
     with pytest.raises(ParameterError, match="NaN"):
         reinhard(t, np.full((5, 5, 3), np.nan))
+
+
+def test_sampled_statistics_match_full_statistics_on_a_large_photo(shared):
+    from tinct.io import read_image
+    from tinct.transfer._stats import STATS_SAMPLES, masked_pixels, mean_std
+
+    photo = read_image(shared / "data" / "eval" / "kodak24" / sorted(
+        p.name for p in (shared / "data" / "eval" / "kodak24").iterdir())[0]).pixels
+    big = np.tile(photo, (3, 2, 1))  # 2.4 MP: above the sampling threshold
+    lab = skcolor.rgb2lab(big).astype(np.float32)
+    full, sampled = mean_std(masked_pixels(lab, None)), mean_std(masked_pixels(lab, None, STATS_SAMPLES))
+    assert len(masked_pixels(lab, None, STATS_SAMPLES)) <= STATS_SAMPLES
+    assert np.abs(full[0] - sampled[0]).max() < 0.05 and np.abs(full[1] - sampled[1]).max() < 0.05
