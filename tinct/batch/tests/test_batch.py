@@ -93,10 +93,16 @@ def test_killed_worker_batch_completes_every_output_once(tmp_path):
         def on_result(res):
             if res["status"] == "written":
                 inodes[res["output"]] = os.stat(res["output"]).st_ino
-            if len(inodes) == 3 and not killed:
-                victim = next(p for p in pids if p != res.get("worker"))  # the worker still busy with a task
-                os.kill(victim, signal.SIGKILL)
-                killed.append(victim)
+            if len(inodes) >= 3 and not killed:
+                # Kill a worker that is inside a call right now: the newest call started and not ended.
+                marks = {m.name: m.stat().st_mtime_ns for m in markers.iterdir()}
+                busy = [(t, n.split("-")[1]) for n, t in marks.items()
+                        if n.startswith("start-") and n.replace("start", "end", 1) not in marks]
+                busy = [(t, int(pid)) for t, pid in busy if int(pid) in pids]
+                if busy:
+                    victim = max(busy)[1]
+                    os.kill(victim, signal.SIGKILL)
+                    killed.append(victim)
 
         summary = run_batch([src], out, "test-slow", {"delay": 0.4, "markers": str(markers)},
                             scheduler=cluster.scheduler_address, plugins=(PLUGIN,), on_result=on_result)
