@@ -47,17 +47,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from tinct.color import rgb2gray
-    from tinct.errors import MissingWeightsError
     from tinct.io import read_image, write_image
     from tinct.registry import get_method
 
     method = args.method
-    if method is None:
-        try:
-            get_method("auto")(np.zeros((32, 32), np.uint8))
-            method = "auto"
-        except MissingWeightsError:
-            method = "exemplar"
+    if method is None:  # tinct's own model when its weights are shipped, else exemplar colorization
+        from tinct.models.weights import default_entry
+
+        method = "auto" if default_entry() is not None else "exemplar"
     needs_ref = get_method(method).reference != "none"
     ref = Path(args.reference)
     if needs_ref and not ref.exists():

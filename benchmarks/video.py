@@ -90,17 +90,13 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=24, help="frames of the upscaled speed clips")
     args = ap.parse_args(argv)
 
-    from tinct.errors import MissingWeightsError
-    from tinct.registry import get_method
     from tinct.video import probe
 
     method = args.method
-    if method is None:
-        try:
-            get_method("auto")(np.zeros((32, 32), np.uint8))
-            method = "auto"
-        except MissingWeightsError:
-            method = "exemplar"
+    if method is None:  # tinct's own model when its weights are shipped, else exemplar colorization
+        from tinct.models.weights import default_entry
+
+        method = "auto" if default_entry() is not None else "exemplar"
     print(f"method: {method}  (reference for exemplar methods: the colour truth's first frame)")
     print(f"cpu: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
     tmp = Path(tempfile.mkdtemp(prefix="tinct-video-bench-"))

@@ -185,7 +185,7 @@ def run_batch(inputs, out_dir, method: str, params: dict | None = None, *, refer
             raise ParameterError(f"--plugin: cannot import {module!r} ({exc})") from None
     m = get_method(method)
     params = m.validate(dict(params or {}))
-    ref = read_side_input(reference, "reference", max_pixels)
+    ref = read_side_input(reference, max_pixels)
     check_inputs(m, {"reference": ref})
     if video:
         from tinct.video import VideoJob

@@ -36,7 +36,7 @@ def _setup(spec: dict):
     method = get_method(spec["method"])
     inputs = {}
     if spec.get("reference"):
-        inputs["reference"] = read_side_input(spec["reference"], "reference", spec.get("max_pixels"))
+        inputs["reference"] = read_side_input(spec["reference"], spec.get("max_pixels"))
     _WORKER_CACHE.clear()  # one job at a time per worker: keep memory flat
     _WORKER_CACHE[key] = (method, inputs)
     return method, inputs

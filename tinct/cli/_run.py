@@ -24,14 +24,13 @@ class Job:
     overwrite: bool = False
 
 
-def read_side_input(path: str | None, name: str, max_pixels: int | None, *, pixels_only: bool = True):
-    """Read a reference / mask / scribble image given on the command line."""
+def read_side_input(path: str | None, max_pixels: int | None):
+    """Pixels of a reference / mask / scribble image given on the command line, or None."""
     if path is None:
         return None
     from tinct.io import read_image
 
-    img = read_image(path, max_pixels=max_pixels)
-    return img.pixels if pixels_only else img
+    return read_image(path, max_pixels=max_pixels).pixels
 
 
 def check_inputs(method: Method, given: dict[str, Any]) -> None:

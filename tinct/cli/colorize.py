@@ -36,9 +36,9 @@ def run(args) -> int:
     params = method.parse(args.param)
     files = collect_inputs(args.inputs)
     inputs = {
-        "reference": read_side_input(args.reference, "reference", args.max_pixels),
-        "scribbles": read_side_input(args.scribbles, "scribbles", args.max_pixels),
-        "mask": read_side_input(args.mask, "mask", args.max_pixels),
+        "reference": read_side_input(args.reference, args.max_pixels),
+        "scribbles": read_side_input(args.scribbles, args.max_pixels),
+        "mask": read_side_input(args.mask, args.max_pixels),
         "_paths": [p for p in (args.reference, args.scribbles, args.mask) if p],
     }
     check_inputs(method, inputs)

@@ -33,9 +33,9 @@ def run(args) -> int:
     params = method.parse(args.param)
     files = collect_inputs(args.targets)
     inputs = {
-        "reference": read_side_input(args.reference, "reference", args.max_pixels),
-        "target_mask": read_side_input(args.target_mask, "target_mask", args.max_pixels),
-        "reference_mask": read_side_input(args.reference_mask, "reference_mask", args.max_pixels),
+        "reference": read_side_input(args.reference, args.max_pixels),
+        "target_mask": read_side_input(args.target_mask, args.max_pixels),
+        "reference_mask": read_side_input(args.reference_mask, args.max_pixels),
         "_paths": [p for p in (args.reference, args.target_mask, args.reference_mask) if p],
     }
     check_inputs(method, inputs)

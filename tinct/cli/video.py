@@ -72,7 +72,7 @@ def run(args) -> int:
     name = "exemplar" if args.reference and args.method == "auto" else args.method  # as `tinct colorize`
     method = get_method(name, "colorize")
     params = method.parse(args.param)
-    reference = read_side_input(args.reference, "reference", args.max_pixels)
+    reference = read_side_input(args.reference, args.max_pixels)
     check_inputs(method, {"reference": reference})
     src = Path(args.input)
     dst = Path(args.output) if args.output else Path.cwd() / f"{src.stem}.{method.name}.mp4"
