@@ -76,6 +76,7 @@ class TrainConfig:
     max_minutes: float | None = None
     prior_images: int = 4000
     resume: str | None = None
+    init: str | None = None
 
     def validate(self) -> None:
         def need(cond, msg):
@@ -232,8 +233,11 @@ class Trainer:
         if resume == "auto":
             resume = str(self.out / CKPT_NAME) if (self.out / CKPT_NAME).exists() else None
         if resume:
+            # A run that already has its own checkpoint goes on from it; --init only seeds a fresh run.
             self._load(resume)
         else:
+            if cfg.init:
+                self._init_weights(cfg.init)
             out_size = cfg.crop // self.model.output_stride
             sample = self.train_images[: cfg.prior_images]
             self.prior = compute_prior(sample, cfg.bins, self.device, out_size=out_size)
@@ -242,7 +246,7 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state(self) -> dict:
-        cfg = {k: v for k, v in asdict(self.cfg).items() if k not in ("resume",)}
+        cfg = {k: v for k, v in asdict(self.cfg).items() if k not in ("resume", "init")}
         return {
             "format": "tinct-train-ckpt-1",
             "config": cfg,
@@ -260,15 +264,20 @@ class Trainer:
         _atomic_save(self.state(), path)
         return path
 
-    def _load(self, path) -> None:
+    @staticmethod
+    def _read_checkpoint(path, what: str) -> dict:
         import torch
 
         try:
             ck = torch.load(path, map_location="cpu", weights_only=False)
         except FileNotFoundError:
-            raise TinctError(f"resume: checkpoint not found: {path}") from None
+            raise TinctError(f"{what}: checkpoint not found: {path}") from None
         if not isinstance(ck, dict) or ck.get("format") != "tinct-train-ckpt-1":
-            raise TinctError(f"resume: {path} is not a tinct training checkpoint")
+            raise TinctError(f"{what}: {path} is not a tinct training checkpoint")
+        return ck
+
+    def _load(self, path) -> None:
+        ck = self._read_checkpoint(path, "resume")
         for key in ("bins", "width", "hints"):
             if ck["config"][key] != getattr(self.cfg, key):
                 raise ParameterError(f"{key}: checkpoint has {ck['config'][key]!r}, run asks {getattr(self.cfg, key)!r}")
@@ -287,6 +296,15 @@ class Trainer:
         if ck.get("n_train") != self.n_train:
             self.log(f"resume: data differ from the checkpoint's ({ck.get('n_train')} -> {self.n_train} images)")
         self.log(f"resume: {path} at step {self.step}")
+
+    def _init_weights(self, path) -> None:
+        """Start from another run's network weights, with a fresh optimizer, schedule and ab prior."""
+        ck = self._read_checkpoint(path, "init")
+        for key in ("bins", "width", "hints"):
+            if ck["config"][key] != getattr(self.cfg, key):
+                raise ParameterError(f"init: checkpoint has {key}={ck['config'][key]!r}, run asks {getattr(self.cfg, key)!r}")
+        self.model.load_state_dict(ck["model"])
+        self.log(f"init: network weights from {path} (its step {ck['step']}); optimizer and schedule start fresh")
 
     # -- batches --------------------------------------------------------------------------------
     def batch_indices(self, step: int):

@@ -8,6 +8,7 @@ from tinct.color.lab import lab2rgb, rgb2lab
 from tinct.errors import ParameterError
 from tinct.pixels import check_image, check_mask, output_dtype, restore, split_alpha
 from tinct.registry import Param, register
+from tinct.transfer._palette import MIN_PIXELS, Palette
 from tinct.transfer._stats import STATS_SAMPLES, masked_pixels, mean_std
 
 _MIN_STD = 1e-3  # below this a channel is flat: shift it, do not scale by ~1/0
@@ -66,10 +67,17 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
     t_mask = check_mask(target_mask, target.shape[:2], "target_mask")
     r_mask = check_mask(reference_mask, reference.shape[:2], "reference_mask")
 
-    t_lab = rgb2lab(_as_rgb(t_rgb))
-    mu_t, sd_t = mean_std(masked_pixels(t_lab, t_mask, STATS_SAMPLES))
-    # The reference is only measured: convert just the sampled pixels.
-    mu_r, sd_r = mean_std(rgb2lab(masked_pixels(_as_rgb(r_rgb), r_mask, STATS_SAMPLES)))
+    t_rgb, r_rgb = _as_rgb(t_rgb), _as_rgb(r_rgb)
+    by_colour = t_rgb.dtype == np.uint8 and t_rgb.shape[0] * t_rgb.shape[1] >= MIN_PIXELS
+    if by_colour:
+        # One Lab conversion per distinct colour instead of per pixel; same output, exact statistics.
+        palette = Palette(t_rgb, t_mask)
+        t_lab = rgb2lab(palette.colours[:, None, :])[:, 0]
+        mu_t, sd_t = palette.mean_std(t_lab)
+    else:
+        t_lab = rgb2lab(t_rgb)
+        mu_t, sd_t = mean_std(masked_pixels(t_lab, t_mask, STATS_SAMPLES))
+    mu_r, sd_r = _reference_stats(r_rgb, r_mask)
 
     scale = np.where(sd_t > _MIN_STD, sd_r / np.maximum(sd_t, _MIN_STD), 1.0)
     shift = mu_r - mu_t * scale
@@ -80,7 +88,12 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
     shift = strength * shift
     dtype = output_dtype(target)
 
-    if t_mask is None:
+    if by_colour:
+        t_lab *= scale.astype(np.float32)
+        t_lab += shift.astype(np.float32)
+        new = lab2rgb(t_lab[:, None, :], dtype=np.uint8)[:, 0]
+        out = palette.remap(new, t_rgb)
+    elif t_mask is None:
         lab = t_lab.reshape(-1, 3)
         lab *= scale.astype(np.float32)
         lab += shift.astype(np.float32)
@@ -90,6 +103,15 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
         out = _as_rgb_of(t_rgb, dtype).copy()
         out[t_mask] = lab2rgb(inside, dtype=dtype)
     return restore(out, target)
+
+
+def _reference_stats(r_rgb: np.ndarray, r_mask) -> tuple[np.ndarray, np.ndarray]:
+    """Lab mean and deviation of the reference: over every pixel's colour for large 8-bit images,
+    else over a seeded sample (the reference is only measured, so only sampled pixels are converted)."""
+    if r_rgb.dtype == np.uint8 and r_rgb.shape[0] * r_rgb.shape[1] >= MIN_PIXELS:
+        palette = Palette(r_rgb, r_mask)
+        return palette.mean_std(rgb2lab(palette.colours[:, None, :])[:, 0])
+    return mean_std(rgb2lab(masked_pixels(r_rgb, r_mask, STATS_SAMPLES)))
 
 
 def _as_rgb(arr: np.ndarray) -> np.ndarray:

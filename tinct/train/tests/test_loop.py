@@ -145,3 +145,19 @@ def test_command_line_trains_and_exports(tmp_path, capsys):
 def test_python_m_tinct_train_help_runs_without_the_other_commands():
     p = subprocess.run([sys.executable, "-m", "tinct.train", "--help"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0 and "--rebalance" in p.stdout
+
+
+def test_init_takes_the_weights_only_and_a_run_checkpoint_wins_over_it(tmp_path):
+    images = tiny_images(6)
+    donor = Trainer(cfg(tmp_path / "donor", steps=3), images=images, log=lambda *a: None)
+    donor.run()
+    ck = str(tmp_path / "donor" / "run" / "ckpt-last.pt")
+    fresh = Trainer(cfg(tmp_path / "fresh", steps=5, init=ck), images=images, log=lambda *a: None)
+    assert fresh.step == 0 and not fresh.opt.state_dict()["state"]
+    for (k, a), b in zip(donor.model.state_dict().items(), fresh.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    fresh.run()
+    again = Trainer(cfg(tmp_path / "fresh", steps=5, init=ck, resume="auto"), images=images, log=lambda *a: None)
+    assert again.step == 5  # its own checkpoint, not the donor's weights
+    with pytest.raises(ParameterError, match="init: checkpoint has width"):
+        Trainer(cfg(tmp_path / "other", width=16, init=ck), images=images, log=lambda *a: None)
