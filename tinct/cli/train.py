@@ -67,6 +67,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     p.add_argument("--prior-images", type=int, default=d.prior_images, help="images for the ab histogram")
     p.add_argument("--resume", default=None, help="checkpoint to resume from, or 'auto' (OUT/ckpt-last.pt if any)")
+    p.add_argument("--init", default=None,
+                   help="training checkpoint whose network weights start this run (fresh optimizer and schedule)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
     p.add_argument("--export", metavar="CKPT", default=None, help="export the weights of CKPT instead of training")
     p.add_argument("--weights-out", default=None, help="weights file to write with --export")
@@ -95,6 +97,7 @@ def run(args) -> int:
         weight_decay=args.weight_decay, warmup=args.warmup, clip=args.clip, seed=args.seed, device=args.device,
         amp=args.amp, ckpt_every=args.ckpt_every, eval_every=args.eval_every, log_every=args.log_every,
         max_minutes=args.max_minutes, prior_images=args.prior_images, resume=args.resume,
+        init=args.init,
     )
     result = train(cfg)
     print(json.dumps(result))
