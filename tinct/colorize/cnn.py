@@ -8,9 +8,11 @@ Pipeline, for every backend and network:
 3. Annealed-mean decoding ``ab = softmax(z / T) . centres`` (T = 0.38 by
    default; 1 = mean, -> 0 = mode) on the network's own logits ``z`` (see
    :mod:`tinct.models.eccv16` for how the authors' port folds 1/0.38 into its
-   weights and how tinct divides it out, so T means the same everywhere). The
-   Caffe/cv2 backend decodes inside OpenCV exactly as seed 001 does, with
-   ``conv8_313_rh`` = 1/T.
+   weights and how tinct divides it out, so T means the same everywhere). This
+   decoding runs in tinct's NumPy code on every backend's logits, the
+   Caffe/cv2 one included (which still sets ``class8_ab`` = the bin centres
+   and ``conv8_313_rh`` = 1/T as seed 001 does; OpenCV's own ``class8_ab``
+   agrees to float rounding), so equal logits give equal pictures.
 4. ab upsampled to full size, guided by the full-resolution L (joint
    bilateral by default, or guided filter; :mod:`tinct.colorize.upsample`)
    or bilinearly.
@@ -140,7 +142,7 @@ class Model:
 
     runner: object
     bins: str
-    head: str  # 'logits', 'regression' or 'cv2'
+    head: str  # 'logits' or 'regression'
     input_size: int
     multiple: int
 
@@ -221,12 +223,6 @@ def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsampl
     return result, extras
 
 
-def _run(model: Model, batch: np.ndarray, temperature: float, want_logits: bool) -> dict:
-    if model.head == "cv2":
-        return model.runner.run(batch, temperature, want_logits=want_logits)
-    return model.runner.run(batch)
-
-
 def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=None,
                  temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0, upsample="bilateral",
                  backend="auto", head="logits", return_extras=False):
@@ -239,7 +235,7 @@ def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=N
     """
     model = load_model(arch, weights, prototxt=prototxt, backend=backend, device=device, threads=threads, head=head)
     arr, lightness, l_in = _prepare(image, model, input_size)
-    out = _run(model, l_in[None, None], temperature, return_extras)
+    out = model.runner.run(l_in[None, None])
     first = {k: v[0] for k, v in out.items()}
     return _finish(arr, lightness, first, model, temperature, upsample, return_extras)
 
@@ -268,7 +264,7 @@ def colorize_many(images: Iterable, *, arch: str | None = "eccv16", batch_size: 
             groups.setdefault(l_in.shape, []).append(i)
         for idx in groups.values():
             batch = np.stack([prepared[i][2] for i in idx])[:, None]
-            out = _run(model, batch, temperature, return_extras)
+            out = model.runner.run(batch)
             for j, i in enumerate(idx):
                 outs[i] = {k: v[j] for k, v in out.items()}
         results = [_finish(a, lt, o, model, temperature, upsample, return_extras)

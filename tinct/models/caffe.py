@@ -1,11 +1,16 @@
 """The original Caffe release of ECCV16: run through ``cv2.dnn`` (seed 001), read, and write.
 
-* :func:`run_cv2` does exactly what seed 001 shows: ``cv2.dnn.readNetFromCaffe``,
-  the ``class8_ab`` blob set to the 313 bin centres (2, 313, 1, 1), the
-  ``conv8_313_rh`` scale blob set to 1/T (1, 313), input ``L - 50`` at the
-  working size, output ``class8_ab`` = annealed-mean ab at 1/4 resolution.
-  OpenCV 5 removed the Caffe importer ("Caffe importer has been removed"),
-  so this needs ``opencv-python-headless<5``.
+* :func:`load_cv2` and :meth:`CaffeNet.run` do what seed 001 shows:
+  ``cv2.dnn.readNetFromCaffe``, the ``class8_ab`` blob set to the 313 bin
+  centres (2, 313, 1, 1), the ``conv8_313_rh`` scale blob set to 1/T (1, 313),
+  L at the working size in; two deliberate differences make this backend
+  compute exactly what PyTorch and onnxruntime compute: the input is the
+  PyTorch layout ``(L - 50) / 100`` with ``bw_conv1_1``'s weights x 100 (the
+  same function), and Winograd convolution is off. The pipeline decodes the
+  ``conv8_313`` logits with tinct's own annealed mean, as on every backend;
+  OpenCV's ``class8_ab`` output (the seed's result) is available and agrees
+  to float rounding. OpenCV 5 removed the Caffe importer ("Caffe importer
+  has been removed"), so this needs ``opencv-python-headless<5``.
 * :func:`read_caffemodel` is a minimal protobuf reader of ``NetParameter``
   (layer name -> blobs), and :func:`caffemodel_to_state_dict` turns the
   release's blobs into an :class:`~tinct.models.eccv16.ECCV16` state dict
@@ -253,8 +258,10 @@ def write_caffe(net, prototxt_path, caffemodel_path) -> None:
     """Write an ECCV16 network as a deploy prototxt + binary caffemodel (the release's layout).
 
     The logits written for ``conv8_313`` are the network's own (``logit_scale``
-    divided out), the ``conv8_313_rh`` blob holds 1 and ``class8_ab`` the bin
-    centres; :func:`run_cv2` overwrites both, as seed 001 does.
+    divided out, :meth:`~tinct.models.eccv16.ECCV16.logit_layer`: the very
+    float32 weights the PyTorch network uses), the ``conv8_313_rh`` blob holds 1
+    and ``class8_ab`` the bin centres; :meth:`CaffeNet.run` overwrites both, as
+    seed 001 does.
     """
     from tinct.color import ab_bins
 
@@ -271,8 +278,8 @@ def write_caffe(net, prototxt_path, caffemodel_path) -> None:
             stats = [sd[p + ".running_mean"], sd[p + ".running_var"], np.ones(1, np.float32)]
             out += _layer(name + "norm", "BatchNorm", stats)
             out += _layer(name + "norm_scale", "Scale", [sd[p + ".weight"], sd[p + ".bias"]])
-    scale = np.float32(getattr(net, "logit_scale", 1.0))
-    out += _layer("conv8_313", "Convolution", [sd["model8.6.weight"] / scale, sd["model8.6.bias"] / scale])
+    weight, bias = (t.detach().cpu().numpy().astype(np.float32) for t in net.logit_layer())
+    out += _layer("conv8_313", "Convolution", [weight, bias])
     out += _layer("conv8_313_rh", "Scale", [np.ones((1, 313), np.float32)])
     centres = ab_bins("313").T.reshape(2, 313, 1, 1)
     out += _layer("class8_ab", "Convolution", [centres])
@@ -288,8 +295,73 @@ def cv2_has_caffe() -> bool:
     return hasattr(cv2.dnn, "readNetFromCaffe")
 
 
-def load_cv2(prototxt, caffemodel):
-    """``cv2.dnn.readNetFromCaffe`` with tinct's errors; raises TinctError on OpenCV >= 5."""
+_FIRST_CONV = ("bw_conv1_1", "conv1_1")  # OpenCV may list the release's first layer under its top's name
+
+
+class CaffeNet:
+    """An ECCV16 Caffe model loaded in ``cv2.dnn`` (seed 001), set up to compute what the PyTorch network does.
+
+    Made by :func:`load_cv2`. On loading:
+
+    * Winograd convolution is switched off unless ``winograd=True``: its
+      F(6x6, 3x3) transforms multiply by non-dyadic constants and round
+      differently from a direct convolution, even on weights whose arithmetic
+      is otherwise exact (logits off by up to ~3e-4 there). With it off this
+      backend gives the same bits as PyTorch and onnxruntime on such weights;
+      it costs about 1.7x the time of a forward pass (docs/cnn-colorization.md).
+    * ``bw_conv1_1``'s weights are multiplied by 100 (as :func:`caffemodel_to_state_dict`
+      does) and :meth:`run` feeds ``(L - 50) / 100``, computed as the PyTorch
+      network computes its input, instead of seed 001's ``L - 50``: the same
+      function, with the first layer's input and weights the same float32
+      numbers on every backend.
+
+    :meth:`run` sets ``class8_ab`` to the 313 bin centres and ``conv8_313_rh``
+    to 1/T exactly as seed 001 does, and returns the ``conv8_313`` logits
+    (tinct decodes them with :func:`tinct.color.annealed_mean`, like the
+    other backends) and, when asked, OpenCV's own ``class8_ab`` annealed mean.
+    """
+
+    def __init__(self, net, winograd: bool = False):
+        import threading
+
+        self.net = net
+        self.winograd = bool(winograd)
+        if hasattr(net, "enableWinograd"):  # OpenCV >= 4.7; older versions have no Winograd path
+            net.enableWinograd(self.winograd)
+        ids = [i for i in (net.getLayerId(n) for n in _FIRST_CONV) if i >= 0]
+        if not ids:
+            raise TinctError("weights: the Caffe model has no bw_conv1_1 layer (not the ECCV16 release?)")
+        layer = net.getLayer(ids[0])
+        blobs = list(layer.blobs)
+        if not blobs or blobs[0].ndim != 4 or blobs[0].shape[1] != 1:
+            raise TinctError("weights: bw_conv1_1 of the Caffe model is not a convolution on the L channel")
+        layer.blobs = [blobs[0] * np.float32(L_SCALE)] + blobs[1:]
+        self._lock = threading.Lock()  # a cv2.dnn Net holds per-call state (input, layer blobs)
+
+    def run(self, l_in: np.ndarray, temperature: float = 0.38, cv2_ab: bool = False) -> dict:
+        """Forward a batch ``l_in`` (N, 1, h, w) of L in [0, 100].
+
+        Returns ``{"logits": (N, 313, h/4, w/4)}`` (``conv8_313``), plus
+        ``"ab"`` (N, 2, h/4, w/4), OpenCV's ``class8_ab``, when ``cv2_ab``.
+        """
+        from tinct.color import ab_bins
+        from tinct.models.eccv16 import L_CENT, L_NORM
+
+        x = (np.asarray(l_in, np.float32) - np.float32(L_CENT)) / np.float32(L_NORM)
+        centres = ab_bins("313").T.reshape(2, 313, 1, 1).astype(np.float32)
+        with self._lock:
+            net = self.net
+            net.getLayer(net.getLayerId("class8_ab")).blobs = [centres]
+            net.getLayer(net.getLayerId("conv8_313_rh")).blobs = [np.full([1, 313], 1.0 / temperature, np.float32)]
+            net.setInput(np.ascontiguousarray(x, np.float32))
+            if cv2_ab:
+                logits, ab = net.forward(["conv8_313", "class8_ab"])
+                return {"logits": np.array(logits, np.float32), "ab": np.array(ab, np.float32)}
+            return {"logits": np.array(net.forward("conv8_313"), np.float32)}
+
+
+def load_cv2(prototxt, caffemodel, winograd: bool = False) -> CaffeNet:
+    """``cv2.dnn.readNetFromCaffe`` with tinct's errors, as a :class:`CaffeNet`; TinctError on OpenCV >= 5."""
     import cv2
 
     if not cv2_has_caffe():
@@ -301,24 +373,7 @@ def load_cv2(prototxt, caffemodel):
         if not Path(p).is_file():
             raise TinctError(f"{what}: file not found: {p}")
     try:
-        return cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+        net = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
     except cv2.error as exc:
         raise TinctError(f"weights: OpenCV cannot read {caffemodel} with {prototxt}: {str(exc).splitlines()[-1]}") from None
-
-
-def run_cv2(net, l_in: np.ndarray, temperature: float, want_logits: bool = False):
-    """Seed 001's recipe on a batch ``l_in`` (N, 1, h, w) of L in [0, 100].
-
-    Returns ab (N, 2, h/4, w/4), and the ``conv8_313`` logits when ``want_logits``.
-    """
-    from tinct.color import ab_bins
-
-    centres = ab_bins("313").T.reshape(2, 313, 1, 1).astype(np.float32)
-    net.getLayer(net.getLayerId("class8_ab")).blobs = [centres]
-    net.getLayer(net.getLayerId("conv8_313_rh")).blobs = [np.full([1, 313], 1.0 / temperature, np.float32)]
-    net.setInput(np.ascontiguousarray(l_in - np.float32(50.0), np.float32))
-    if want_logits:
-        ab, logits = net.forward(["class8_ab", "conv8_313"])
-        return ab, logits
-    return net.forward("class8_ab"), None
-
+    return CaffeNet(net, winograd=winograd)

@@ -17,11 +17,14 @@ by ``ab_norm`` = 110), times 110 -- i.e. the *plain mean* of
 applies ``conv8_313_rh`` (a Scale by 2.606 = 1/0.38) before its softmax, so
 the port reproduces the Caffe colours only if that factor is folded into the
 port's last conv (``model8.6``): ``z_pth = 2.606 * z_caffe``. tinct
-therefore divides the port's logits by ``logit_scale`` (from the weights
-registry; 2.606 for the official ``.pth``, 1 for weights tinct creates or
-reads from a ``.caffemodel``) so that :meth:`ECCV16.forward` returns the
-network's own logits ``z`` and the annealed mean ``softmax(z / T) . centres``
-means the same T on every backend. The folded factor could not be checked
+therefore divides the port's last conv (weight and bias) by ``logit_scale``
+(from the weights registry; 1/0.38 for the official ``.pth``, 1 for weights
+tinct creates or reads from a ``.caffemodel``) so that :meth:`ECCV16.forward`
+returns the network's own logits ``z`` and the annealed mean
+``softmax(z / T) . centres`` means the same T on every backend. The factor
+is divided out of the weights (:meth:`ECCV16.logit_layer`), not out of the
+logits, so that the PyTorch, ONNX and Caffe forms of one network convolve
+with the same float32 numbers. The folded factor could not be checked
 against the official file here (no network access); see the registry note.
 
 References
@@ -88,14 +91,31 @@ class ECCV16(nn.Module):
             centres = torch.from_numpy(ab_bins("313").copy()).T.reshape(2, 313, 1, 1)
             self.model_out.weight.copy_(centres / AB_NORM)
 
-    def features(self, l: torch.Tensor) -> torch.Tensor:  # noqa: E741
+    def trunk(self, l: torch.Tensor) -> torch.Tensor:  # noqa: E741
+        """Everything before the last 1x1 conv: the 256 features at 1/4 resolution."""
         x = (l - L_CENT) / L_NORM
         for block in (self.model1, self.model2, self.model3, self.model4, self.model5, self.model6, self.model7):
             x = block(x)
-        return self.model8(x)
+        for layer in list(self.model8)[:-1]:
+            x = layer(x)
+        return x
+
+    def features(self, l: torch.Tensor) -> torch.Tensor:  # noqa: E741
+        """The checkpoint's own logits (``logit_scale`` still folded in), as the authors' port computes them."""
+        return self.model8[-1](self.trunk(l))
+
+    def logit_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight and bias of the last conv with ``logit_scale`` divided out (float32 division by float32 scale).
+
+        The one place the factor is removed: :meth:`forward`, the ONNX export
+        (which traces it) and :func:`tinct.models.caffe.write_caffe` all use
+        these tensors, so every backend convolves with the same float32 weights.
+        """
+        conv = self.model8[-1]
+        if self.logit_scale == 1.0:
+            return conv.weight, conv.bias
+        return conv.weight / self.logit_scale, conv.bias / self.logit_scale
 
     def forward(self, l: torch.Tensor, hint_ab=None, hint_mask=None) -> torch.Tensor:  # noqa: E741
-        z = self.features(l)
-        if self.logit_scale != 1.0:
-            z = z / self.logit_scale
-        return z
+        weight, bias = self.logit_layer()
+        return nn.functional.conv2d(self.trunk(l), weight, bias)

@@ -221,8 +221,10 @@ class Runner:
     """A loaded model on one backend. ``run(l)`` maps L (N, 1, h, w) float32 to a dict of numpy outputs.
 
     The dict has ``"logits"`` (N, Q, h/s, w/s) for classification heads, or
-    ``"ab"`` (N, 2, h, w) for regression heads; the Caffe/cv2 backend also
-    returns ``"ab"`` decoded inside OpenCV at the temperature given.
+    ``"ab"`` (N, 2, h, w) for regression heads. Every backend returns logits
+    and leaves decoding to tinct (the Caffe/cv2 backend too: its ``net`` is a
+    :class:`~tinct.models.caffe.CaffeNet`, whose ``run`` can also return
+    OpenCV's own ``class8_ab``).
     """
 
     arch: str
@@ -317,7 +319,8 @@ def _make_runner(path: Path, arch, backend, head, device, prototxt, threads) -> 
 def onnx_cache_path(path: Path, arch: str, head: str) -> Path:
     from tinct.models.weights import cache_dir
 
-    digest = hashlib.sha256(f"{file_digest(path)}:{arch}:{head}:v1".encode()).hexdigest()[:16]
+    # v2: logit_scale divided out of the last conv's weights (v1 exports divided the logits)
+    digest = hashlib.sha256(f"{file_digest(path)}:{arch}:{head}:v2".encode()).hexdigest()[:16]
     return cache_dir() / "onnx" / f"{arch}-{head}-{digest}.onnx"
 
 
@@ -351,15 +354,9 @@ def _caffe_runner(path: Path, arch, prototxt, head) -> Runner:
     if prototxt is None:
         raise ParameterError("prototxt: backend=caffe needs the deploy .prototxt beside the .caffemodel")
     net = caffe.load_cv2(prototxt, path)
-    lock = threading.Lock()
 
-    def run(l, temperature=0.38, want_logits=False):  # noqa: E741
-        with lock:  # a cv2.dnn Net holds per-call state (input, layer blobs)
-            ab, logits = caffe.run_cv2(net, l, temperature, want_logits=want_logits)
-        out = {"ab": np.array(ab, np.float32)}
-        if logits is not None:
-            out["logits"] = np.array(logits, np.float32)
-        return out
+    def run(l, temperature=None):  # noqa: E741
+        return {"logits": net.run(l, 0.38 if temperature is None else temperature)["logits"]}
 
-    return Runner(arch="eccv16", bins="313", head="cv2", backend="caffe", input_size=224, size_multiple=8,
+    return Runner(arch="eccv16", bins="313", head="logits", backend="caffe", input_size=224, size_multiple=8,
                   output_stride=4, run=run, net=net)

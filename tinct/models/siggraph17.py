@@ -111,8 +111,10 @@ class SIGGRAPH17(nn.Module):
 
     def forward(self, l: torch.Tensor, hint_ab=None, hint_mask=None) -> torch.Tensor:  # noqa: E741
         _, _, c8 = self._encode(l, hint_ab, hint_mask)
-        z = self.model_class(c8)
-        return z / self.logit_scale if self.logit_scale != 1.0 else z
+        if self.logit_scale == 1.0:
+            return self.model_class(c8)
+        conv = self.model_class[0]  # the factor divided out of the weights, as ECCV16.logit_layer does
+        return nn.functional.conv2d(c8, conv.weight / self.logit_scale, conv.bias / self.logit_scale)
 
     def forward_ab(self, l: torch.Tensor, hint_ab=None, hint_mask=None) -> torch.Tensor:  # noqa: E741
         """Regression head: ab (N, 2, H, W) in CIELAB units, as the authors' port returns."""

@@ -47,14 +47,17 @@ def _run(image, files, key, **kw):
 
 
 def test_same_output_through_pth_tinct_file_onnx_and_caffe(eccv16_files, photo):
-    """Same weights, every format and backend: logits agree to float32 summation-order noise.
+    """Same general float weights, every format and backend: logits agree to float32 summation-order noise.
 
-    Bit-identity across runtimes is not possible: PyTorch (oneDNN), onnxruntime
-    (MLAS) and OpenCV sum the convolutions in different orders, and the port's
-    .pth (x 1/0.38 folded in) and Caffe (conv1 / 100) layouts round the weights
+    With arbitrary float weights bit-identity across runtimes is not possible:
+    PyTorch (oneDNN), onnxruntime (MLAS) and OpenCV sum the convolutions in
+    different orders, with or without fused multiply-adds, and the port's .pth
+    (x 1/0.38 folded in) and Caffe (conv1 / 100) layouts round the weights
     differently. Measured on this case: logits within 3e-5 (their std is ~5),
     ab within 1e-3, and at most one uint8 value in 10,000 off by one level.
-    The same file on the same backend is bit-identical across reloads.
+    The same file on the same backend is bit-identical across reloads;
+    ``test_cnn_exact.py`` shows all backends give the same bits on weights
+    whose arithmetic is exact.
     """
     from tinct.models import loading
 
@@ -82,6 +85,34 @@ def test_same_output_through_pth_tinct_file_onnx_and_caffe(eccv16_files, photo):
         assert diff.max() <= 1 and (diff > 0).mean() <= 1e-3, name
         np.testing.assert_allclose(extras["ab_lowres"], ref_x["ab_lowres"], atol=2e-3, err_msg=name)
         np.testing.assert_allclose(extras["logits"], ref_x["logits"], atol=2e-4, err_msg=name)
+
+
+def test_opencv_class8_ab_equals_tinct_decoding(eccv16_files, photo):
+    """Seed 001's own result, OpenCV's ``class8_ab`` (conv8_313_rh = 1/T, softmax, bin centres), is tinct's decoding.
+
+    The pipeline decodes the ``conv8_313`` logits with tinct's annealed mean on
+    every backend; this checks that it computes what the seed's recipe does
+    inside OpenCV, at several temperatures set one after the other on one net.
+    """
+    from tinct.color import annealed_mean
+    from tinct.colorize.cnn import _prepare, load_model
+    from tinct.models.caffe import load_cv2
+
+    net = load_cv2(eccv16_files["prototxt"], eccv16_files["caffemodel"])
+    model = load_model("eccv16", str(eccv16_files["caffemodel"]), prototxt=str(eccv16_files["prototxt"]),
+                       backend="caffe")
+    _, _, l_in = _prepare(photo, model, SIZE)
+    saturations = []
+    for t in (0.38, 1.0, 0.2, 0.38):
+        out = net.run(l_in[None, None], t, cv2_ab=True)
+        assert out["ab"].shape == (1, 2) + out["logits"].shape[2:]
+        mine = np.moveaxis(annealed_mean(out["logits"][0], temperature=t, axis=0), -1, 0)
+        np.testing.assert_allclose(out["ab"][0], mine, atol=2e-3, err_msg=f"T={t}")
+        saturations.append(np.hypot(*mine).mean())
+        _, extras = _run(photo, eccv16_files, "caffemodel", backend="caffe", temperature=t)
+        assert np.array_equal(extras["ab_lowres"], np.moveaxis(mine, 0, -1)), t  # what the pipeline uses
+    assert saturations[1] < saturations[0] < saturations[2]  # T matters: colder is more saturated
+    assert saturations[3] == saturations[0]
 
 
 def test_temperature_means_the_same_as_the_authors_port(eccv16_files, photo):
