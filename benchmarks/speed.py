@@ -78,43 +78,17 @@ def tinct_methods(names: list[str] | None) -> dict[str, Callable]:
     return {f"tinct {m.name}": m for m in list_methods("transfer") if names is None or m.name in names}
 
 
+# Timed here: each peer's mean/deviation, linear and histogram transfers.
+TIMED_PEERS = ("color-matcher reinhard", "color-matcher mkl", "color-matcher hm",
+               "python-color-transfer lab", "python-color-transfer mean_std")
+
+
 def peer_methods() -> tuple[dict[str, Callable], list[str]]:
-    """Peers that are installed, and a note for each one that is not."""
-    peers: dict[str, Callable] = {}
-    missing: list[str] = []
-    try:
-        from color_matcher import ColorMatcher
+    """Installed peers that this benchmark times, and a note for each one that is not installed."""
+    from peers import transfer_peers
 
-        def cm(method: str) -> Callable:
-            # color-matcher wants floats in [0, 1] (its reinhard returns NaN on uint8) and returns
-            # float64; convert both ways as a user saving an image would.
-            def run(t, r):
-                out = ColorMatcher().transfer(src=t / 255.0, ref=r / 255.0, method=method)
-                return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-            return run
-
-        for method in ("reinhard", "mkl", "hm"):
-            peers[f"color-matcher {method}"] = cm(method)
-    except ImportError:
-        missing.append("color-matcher (pip install -e '.[bench]')")
-    try:
-        import cv2
-        from python_color_transfer.color_transfer import ColorTransfer
-
-        def pct(method: str) -> Callable:
-            def run(t, r):  # it works on BGR arrays
-                out = getattr(ColorTransfer(), method)(img_arr_in=t[..., ::-1].copy(), img_arr_ref=r[..., ::-1].copy())
-                return np.ascontiguousarray(out[..., ::-1])
-
-            return run
-
-        del cv2
-        peers["python-color-transfer lab"] = pct("lab_transfer")
-        peers["python-color-transfer mean_std"] = pct("mean_std_transfer")
-    except ImportError:
-        missing.append("python-color-transfer (pip install --no-deps python-color-transfer)")
-    return peers, missing
+    found, missing = transfer_peers()
+    return {k: v for k, v in found.items() if k in TIMED_PEERS}, missing
 
 
 def measure(func: Callable, target: np.ndarray, reference: np.ndarray, repeat: int) -> tuple[float, float]:

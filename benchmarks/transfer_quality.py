@@ -82,37 +82,18 @@ def tinct_methods(names=None) -> dict[str, Callable]:
     return out
 
 
+# Scored here: every peer method that transfers colour distributions.
+SCORED_PEERS = ("color-matcher reinhard", "color-matcher mvgd", "color-matcher mkl", "color-matcher hm-mkl-hm",
+                "python-color-transfer lab", "python-color-transfer pdf+regrain")
+
+
 def peer_methods(names=None) -> dict[str, Callable]:
-    peers: dict[str, Callable] = {}
-    try:
-        from color_matcher import ColorMatcher
+    from peers import transfer_peers
 
-        def cm(method: str) -> Callable:
-            def run(t, r):
-                out = ColorMatcher().transfer(src=t / 255.0, ref=r / 255.0, method=method)
-                return (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
-
-            return run
-
-        for m in ("reinhard", "mvgd", "mkl", "hm-mkl-hm"):
-            peers[f"color-matcher {m}"] = cm(m)
-    except ImportError:
-        print("not installed: color-matcher", file=sys.stderr)
-    try:
-        from python_color_transfer.color_transfer import ColorTransfer
-
-        def lab(t, r):
-            return np.ascontiguousarray(ColorTransfer().lab_transfer(t[..., ::-1].copy(), r[..., ::-1].copy())[..., ::-1])
-
-        def pdf(t, r):
-            out = ColorTransfer().pdf_transfer(t[..., ::-1].copy(), r[..., ::-1].copy(), regrain=True)
-            return np.ascontiguousarray(out[..., ::-1])
-
-        peers["pct lab"] = lab
-        peers["pct pdf+regrain"] = pdf
-    except ImportError:
-        print("not installed: python-color-transfer", file=sys.stderr)
-    return {k: v for k, v in peers.items() if names is None or k in names}
+    found, missing = transfer_peers()
+    for note in missing:
+        print(f"not installed: {note}", file=sys.stderr)
+    return {k: v for k, v in found.items() if k in SCORED_PEERS and (names is None or k in names)}
 
 
 def all_methods(names=None) -> dict[str, Callable]:
