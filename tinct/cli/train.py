@@ -72,6 +72,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="CPU threads for PyTorch")
     p.add_argument("--export", metavar="CKPT", default=None, help="export the weights of CKPT instead of training")
     p.add_argument("--weights-out", default=None, help="weights file to write with --export")
+    p.add_argument("--logit-adjustment", type=float, default=0.0, metavar="ALPHA",
+                   help="with --export: subtract ALPHA x log(rebalancing weight) from the logits (0 = none, 1 = full)")
     p.add_argument("--fp32", action="store_true", help="export float32 instead of float16 weights")
     p.set_defaults(func=run)
 
@@ -86,7 +88,8 @@ def run(args) -> int:
     if args.export:
         if not args.weights_out:
             raise ParameterError("--weights-out: required with --export")
-        info = export_weights(args.export, args.weights_out, half=not args.fp32)
+        info = export_weights(args.export, args.weights_out, half=not args.fp32,
+                              logit_adjustment=args.logit_adjustment)
         print(json.dumps(info, indent=1))
         return 0
     cfg = TrainConfig(

@@ -474,8 +474,17 @@ def train(cfg: TrainConfig, images=None, log=print) -> dict:
     return Trainer(cfg, images=images, log=log).run()
 
 
-def export_weights(ckpt_path, weights_path, half: bool = True, meta: dict | None = None) -> dict:
+def export_weights(ckpt_path, weights_path, half: bool = True, meta: dict | None = None,
+                   logit_adjustment: float = 0.0) -> dict:
     """Write the inference weights file (config inside, fp16 by default) of a training checkpoint.
+
+    ``logit_adjustment`` (alpha) subtracts ``alpha * log w_q`` from the output logits, ``w_q`` being the
+    class-rebalancing weights the model was trained with, by folding it into the head's bias. Rebalanced
+    cross-entropy teaches the network roughly ``w_q p(q | x)`` instead of ``p(q | x)``; alpha = 1 undoes
+    that fully (muted, gray-leaning colours), 0 keeps it (vivid colours, with rare colours guessed where
+    the network is unsure), values between trade one for the other. This is logit adjustment for
+    long-tailed labels (Menon et al., "Long-tail learning via logit adjustment", ICLR 2021) run in
+    reverse. Weights trained with MSE have no rebalancing to undo.
 
     Returns the metadata written, including the SHA-256 of the file.
     """
@@ -494,6 +503,15 @@ def export_weights(ckpt_path, weights_path, half: bool = True, meta: dict | None
     model.load_state_dict(ck["model"])
     info = {"steps": ck["step"], "batch_size": c["batch_size"], "crop": c["crop"], "loss": c["loss"],
             "rebalance": c["rebalance"], "smooth": c["smooth"], "data": [Path(d).name for d in c["data"]]}
+    if logit_adjustment:
+        from tinct.train.losses import rebalance_weights
+
+        if c["loss"] != "ce":
+            raise ParameterError("logit_adjustment: only models trained with rebalanced cross-entropy have one")
+        log_w = np.log(rebalance_weights(np.asarray(ck["prior"]), c["rebalance"]))
+        with torch.no_grad():
+            model.head.bias -= float(logit_adjustment) * torch.as_tensor(log_w, dtype=model.head.bias.dtype)
+        info["logit_adjustment"] = float(logit_adjustment)
     info.update(meta or {})
     save(model, weights_path, meta=info, half=half)
     info["sha256"] = hashlib.sha256(Path(weights_path).read_bytes()).hexdigest()

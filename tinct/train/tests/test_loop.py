@@ -161,3 +161,21 @@ def test_init_takes_the_weights_only_and_a_run_checkpoint_wins_over_it(tmp_path)
     assert again.step == 5  # its own checkpoint, not the donor's weights
     with pytest.raises(ParameterError, match="init: checkpoint has width"):
         Trainer(cfg(tmp_path / "other", width=16, init=ck), images=images, log=lambda *a: None)
+
+
+def test_export_logit_adjustment_shifts_each_logit_by_alpha_log_weight(tmp_path):
+    from tinct.train.losses import rebalance_weights
+
+    t = Trainer(cfg(tmp_path, steps=2, hints=False), images=tiny_images(8), log=lambda *a: None)
+    t.run()
+    ck = tmp_path / "run" / "ckpt-last.pt"
+    export_weights(ck, tmp_path / "plain.pt", half=False)
+    info = export_weights(ck, tmp_path / "adj.pt", half=False, logit_adjustment=0.25)
+    assert info["logit_adjustment"] == 0.25
+    lum = torch.rand(1, 1, 32, 32) * 100
+    with torch.no_grad():
+        diff = load(tmp_path / "adj.pt")(lum) - load(tmp_path / "plain.pt")(lum)
+    expected = -0.25 * np.log(rebalance_weights(t.prior, t.cfg.rebalance))
+    torch.testing.assert_close(diff, torch.as_tensor(expected, dtype=torch.float32).view(1, -1, 1, 1).expand_as(diff),
+                               atol=1e-4, rtol=0)
+    assert expected.std() > 0.1  # the adjustment is not a constant (which softmax would ignore)
