@@ -21,6 +21,9 @@ def add_parser(sub) -> None:
     b.add_argument("folder", metavar="DIR", help="folder of colour images or of .tar shards")
     b.add_argument("-o", "--output", required=True, help="database file to write (.npz)")
     b.add_argument("--sources", default=None, help="comma-separated index.csv sources to use (shards only)")
+    b.add_argument("--labels", metavar="LABELDIR", default=None,
+                   help="folder of label images, one per photo (same relative path and stem; integer class ids, "
+                   "0 = unlabelled; names from LABELDIR/classes.txt or the default table, see docs/patchdb.md)")
     b.add_argument("--per-image", type=int, default=8, help="pixels sampled per image (default 8)")
     b.add_argument("--max-vectors", type=int, default=60_000, help="database size cap (default 60000, ~2.5 MB)")
     b.add_argument("--limit", type=int, default=None, help="read at most N images")
@@ -31,7 +34,9 @@ def add_parser(sub) -> None:
 
 
 def run_build(args) -> int:
-    from tinct.colorize.patchdb import build_database, iter_images
+    import numpy as np
+
+    from tinct.colorize.patchdb import build_database, iter_images, iter_labelled, read_class_table
 
     out = Path(args.output)
     if out.suffix.lower() != ".npz":
@@ -46,8 +51,19 @@ def run_build(args) -> int:
             raise ParameterError(f"--{name.replace('_', '-')}: must be at least 1, got {value}")
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip()) if args.sources else None
     text = f"{Path(args.folder).name}" + (f" ({', '.join(sources)})" if sources else "")
-    db = build_database(iter_images(args.folder, sources, args.limit), per_image=args.per_image,
-                        max_vectors=args.max_vectors, seed=args.seed, sources_text=text)
+    if args.labels:
+        if sources:
+            raise ParameterError("--labels: cannot be combined with --sources (label masks need image files)")
+        names = read_class_table(args.labels)
+        images = iter_labelled(args.folder, args.labels, args.limit)
+    else:
+        names, images = None, iter_images(args.folder, sources, args.limit)
+    db = build_database(images, per_image=args.per_image, max_vectors=args.max_vectors, seed=args.seed,
+                        sources_text=text, class_names=names)
     db.save(out)
-    print(f"{out}: {len(db.ab)} vectors, {out.stat().st_size / 1e6:.2f} MB", file=sys.stderr)
+    extra = ""
+    if db.labels is not None:
+        counts = {db.class_names[i]: int(n) for i, n in enumerate(np.bincount(db.labels)) if n}
+        extra = ", classes: " + ", ".join(f"{name} {n}" for name, n in counts.items())
+    print(f"{out}: {len(db.ab)} vectors, {out.stat().st_size / 1e6:.2f} MB{extra}", file=sys.stderr)
     return 0
