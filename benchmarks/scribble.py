@@ -112,7 +112,7 @@ def one(mp: float, solver: str) -> None:
     gray = gray_of(truth)
     mask = strokes(gray.shape, 0.01, np.random.default_rng(0))
     w0, c0 = time.perf_counter(), time.process_time()
-    if solver in ("direct", "amg"):
+    if solver in ("auto", "direct", "amg"):
         out = S.scribble(gray, scribbles=truth, scribble_mask=mask, solver=solver)
     else:  # the plain baseline: same matrix, SciPy spsolve per channel
         import scipy.sparse.linalg as sla
@@ -130,17 +130,19 @@ def one(mp: float, solver: str) -> None:
                       "shape": list(gray.shape), "ok": bool(np.isfinite(out).all())}))
 
 
-NAMES = {"direct": "tinct direct (ND SuperLU, 1 factorisation)", "amg": "tinct amg (SA-AMG + BiCGStab)",
+NAMES = {"auto": "tinct auto (exact to 1.5 MP; above, a 1.5 MP proxy + guided upsampling)",
+         "direct": "tinct direct (ND SuperLU, 1 factorisation)", "amg": "tinct amg (SA-AMG + BiCGStab)",
          "spsolve": "SciPy spsolve x 2 (baseline)"}
 
 
-def speed(sizes: list[float], direct_max: float, spsolve_max: float, timeout: int) -> None:
+def speed(sizes: list[float], direct_max: float, spsolve_max: float, timeout: int, amg_max: float = 4.0) -> None:
     rows = []
     for mp in sizes:
-        for solver in ("direct", "amg", "spsolve"):
+        for solver in ("auto", "direct", "amg", "spsolve"):
             if solver == "spsolve" and spsolve_max <= 0:
                 continue
-            if (solver == "spsolve" and mp > spsolve_max) or (solver == "direct" and mp > direct_max):
+            limit = {"spsolve": spsolve_max, "direct": direct_max, "amg": amg_max}.get(solver, float("inf"))
+            if mp > limit:
                 rows.append((mp, solver, None))
                 continue
             cmd = [sys.executable, __file__, "--one", f"{mp}:{solver}"]
@@ -172,6 +174,8 @@ def main() -> None:
     ap.add_argument("--space", default="yiq", choices=("yiq", "lab"))
     ap.add_argument("--sizes", default="0.25,1,4,12")
     ap.add_argument("--direct-max", type=float, default=4.0, help="largest MP tinct's direct solver is run at")
+    ap.add_argument("--amg-max", type=float, default=4.0,
+                    help="largest MP the full-resolution AMG solve is run at (at 12 MP it needs > 400 iterations)")
     ap.add_argument("--spsolve-max", type=float, default=1.0, help="largest MP the spsolve baseline is run at")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per timing run")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
@@ -184,7 +188,7 @@ def main() -> None:
     if args.quality or both:
         quality(args.limit, args.space)
     if args.speed or both:
-        speed([float(s) for s in args.sizes.split(",")], args.direct_max, args.spsolve_max, args.timeout)
+        speed([float(s) for s in args.sizes.split(",")], args.direct_max, args.spsolve_max, args.timeout, args.amg_max)
 
 
 if __name__ == "__main__":

@@ -214,3 +214,34 @@ def test_registered_with_required_scribbles():
     assert "scribble_mask" in m.extra_inputs
     with pytest.raises(ParameterError, match="prior_weight"):
         m(_two_regions(), scribbles=np.zeros((24, 32, 3)), prior_weight=-1.0)
+
+
+def test_large_images_are_solved_on_a_proxy_close_to_the_exact_solution(monkeypatch):
+    import tinct.colorize.scribble as sc
+
+    rng = np.random.default_rng(4)
+    h, w = 96, 128
+    gray = np.full((h, w), 0.3, np.float32)
+    gray[:, w // 2 :] = 0.7  # one vertical edge
+    gray += rng.normal(0, 0.01, gray.shape).astype(np.float32)
+    marked = np.repeat(np.clip(gray, 0, 1)[..., None], 3, axis=2)
+    marked[20:23, 10:40] = [0.55, 0.15, 0.1]  # red stroke, dark side
+    marked[70:73, 80:120] = [0.5, 0.7, 1.0]  # blue stroke, bright side
+    exact = scribble(gray, scribbles=marked, solver="direct")
+    monkeypatch.setattr(sc, "_DIRECT_MAX", h * w // 5)  # 'auto' now takes the proxy path
+    calls = []
+    original = sc._propagate
+    monkeypatch.setattr(sc, "_propagate", lambda luma, *a: calls.append(luma.shape) or original(luma, *a))
+    proxy = scribble(gray, scribbles=marked, solver="auto")
+    assert calls and calls[0][0] * calls[0][1] <= h * w // 5  # solved on the small proxy
+    assert proxy.shape == exact.shape
+    lab_p, lab_e = rgb2lab(proxy), rgb2lab(exact)
+    # The edge still stops colour: red on the left, blue on the right, as in the exact solve.
+    assert lab_p[:, : w // 2 - 3, 1].mean() > 10 and lab_p[:, w // 2 + 3 :, 2].mean() < -10
+    err = np.abs(lab_p[..., 1:] - lab_e[..., 1:])
+    # Measured: median 1.1, 99th percentile 4.3 a/b units (a just-noticeable difference is about 2.3).
+    assert np.median(err) < 2.0 and np.percentile(err, 99) < 6.0
+    stroke = np.zeros((h, w), bool)
+    stroke[20:23, 10:40] = True
+    np.testing.assert_allclose(lab_p[stroke][:, 1:], lab_e[stroke][:, 1:], atol=0.5)  # scribbles kept exactly
+    np.testing.assert_allclose(rgb2lightness(proxy), rgb2lightness(gray), atol=0.6)
