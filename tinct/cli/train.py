@@ -8,7 +8,7 @@ Train on the shards, resuming automatically from ``runs/tinctnet/ckpt-last.pt``:
 
 Export the fp16 weights file that ``tinct colorize`` loads::
 
-    tinct train --export runs/tinctnet/ckpt-last.pt --weights-out tinct/models/weights/tinctnet-v1.pt
+    tinct train --export runs/tinctnet/ckpt-last.pt --weights-out tinct/models/weights/tinctnet-v2.pt
 """
 
 from __future__ import annotations

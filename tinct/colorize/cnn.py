@@ -374,7 +374,7 @@ def auto(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, 
 
     With ``weights`` given, the file's own architecture is used (a tinct
     self-describing file). Without, the registry entry marked ``default`` is
-    loaded (``tinctnet-v1``, see ``docs/models/tinctnet-v1.md``); if there is
+    loaded (``tinctnet-v2``, see ``docs/models/tinctnet-v2.md``); if there is
     none or its file is absent, MissingWeightsError says which.
 
     Parameters

@@ -294,8 +294,9 @@ def resolve_auto() -> str:
     """What ``backend='auto'`` means for colorization: ``'tinctnet'`` when tinct's trained weights are
     installed, else ``'handcrafted'``.
 
-    The order follows the split-image colorization benchmark (``benchmarks/exemplar.py``): the tinctnet-v1
-    encoder matched best (+0.8 to +0.9 dB PSNR over the handcrafted bank on kodak24 and bsds500-test100),
+    The order follows the split-image colorization benchmark (``benchmarks/exemplar.py``): the tinctnet
+    encoder matched best (tinctnet-v1: +0.8 to +0.9 dB PSNR over the handcrafted bank on kodak24 and
+    bsds500-test100; tinctnet-v2, first 12 images of each: +0.45 and +0.92 dB),
     the weight-free bank is the fallback that always works. Transfer's ``'auto'`` is ``'handcrafted'``
     (see :mod:`tinct.exemplar.superpixel`).
     """

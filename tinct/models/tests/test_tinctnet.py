@@ -78,7 +78,7 @@ def test_shipped_default_weights_verify_and_colorize_offline():
     from tinct.registry import get_method
 
     entry = registry.default_entry()
-    assert entry.name == "tinctnet-v1" and entry.arch == "tinctnet" and entry.packaged and entry.url is None
+    assert entry.name == "tinctnet-v2" and entry.arch == "tinctnet" and entry.packaged and entry.url is None
     path = registry.find(entry.name)
     registry.verify(entry, path)  # SHA-256 of the packaged file
     assert path.stat().st_size <= 20 * 2**20
