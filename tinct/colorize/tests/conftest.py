@@ -1,8 +1,26 @@
-"""Random-weight networks saved in every format the CNN pipeline reads (made once per test session)."""
+"""Shared by the colorization tests: a private weights cache, one inference thread, and random-weight
+networks saved in every format the CNN pipeline reads (made once per test session)."""
 
 from __future__ import annotations
 
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Keep ONNX exports and registry lookups out of the user's real cache."""
+    monkeypatch.setenv("TINCT_CACHE", str(tmp_path_factory.getbasetemp() / "tinct-cache"))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One inference thread: on the shared 2-core CI box this is faster and steadier than two."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def random_eccv16(seed: int = 0):

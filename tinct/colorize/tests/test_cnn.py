@@ -13,23 +13,6 @@ from tinct.registry import get_method
 SIZE = 64  # network input side in these tests: small and fast
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    """Keep ONNX exports and registry lookups out of the user's real cache."""
-    monkeypatch.setenv("TINCT_CACHE", str(tmp_path_factory.getbasetemp() / "tinct-cache"))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One inference thread: on the shared 2-core CI box this is faster and steadier than two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def photo():
     rng = np.random.default_rng(3)

@@ -43,23 +43,6 @@ SIZE = 128  # network input side (about SIZE^2 pixels, aspect kept): the dilated
 PHOTO = Path(__file__).resolve().parents[2] / "data" / "examples" / "detroit_1915.jpg"
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
-    """Keep ONNX exports out of the user's real cache."""
-    monkeypatch.setenv("TINCT_CACHE", str(tmp_path_factory.getbasetemp() / "tinct-cache-exact"))
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One inference thread, as in test_cnn.py: faster and steadier on the shared 2-core CI box."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def exact_weights(net, seed: int, l_calib: np.ndarray):
     """Give ``net`` random weights whose float32 arithmetic is one rounding per operation; see the module notes.
 
