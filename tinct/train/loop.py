@@ -264,8 +264,8 @@ class Trainer:
         _atomic_save(self.state(), path)
         return path
 
-    @staticmethod
-    def _read_checkpoint(path, what: str) -> dict:
+    def _read_checkpoint(self, path, what: str) -> dict:
+        """A training checkpoint whose network has this run's shapes (bins, width, hints)."""
         import torch
 
         try:
@@ -274,13 +274,14 @@ class Trainer:
             raise TinctError(f"{what}: checkpoint not found: {path}") from None
         if not isinstance(ck, dict) or ck.get("format") != "tinct-train-ckpt-1":
             raise TinctError(f"{what}: {path} is not a tinct training checkpoint")
+        for key in ("bins", "width", "hints"):  # what makes the network's shapes
+            if ck["config"][key] != getattr(self.cfg, key):
+                raise ParameterError(f"{what}: checkpoint has {key}={ck['config'][key]!r}, "
+                                     f"run asks {getattr(self.cfg, key)!r}")
         return ck
 
     def _load(self, path) -> None:
         ck = self._read_checkpoint(path, "resume")
-        for key in ("bins", "width", "hints"):
-            if ck["config"][key] != getattr(self.cfg, key):
-                raise ParameterError(f"{key}: checkpoint has {ck['config'][key]!r}, run asks {getattr(self.cfg, key)!r}")
         self.model.load_state_dict(ck["model"])
         self.opt.load_state_dict(ck["optimizer"])
         self.sched.load_state_dict(ck["scheduler"])
@@ -300,9 +301,6 @@ class Trainer:
     def _init_weights(self, path) -> None:
         """Start from another run's network weights, with a fresh optimizer, schedule and ab prior."""
         ck = self._read_checkpoint(path, "init")
-        for key in ("bins", "width", "hints"):
-            if ck["config"][key] != getattr(self.cfg, key):
-                raise ParameterError(f"init: checkpoint has {key}={ck['config'][key]!r}, run asks {getattr(self.cfg, key)!r}")
         self.model.load_state_dict(ck["model"])
         self.log(f"init: network weights from {path} (its step {ck['step']}); optimizer and schedule start fresh")
 
