@@ -99,6 +99,36 @@ def quality(limit: int | None, space: str) -> None:
     print(f"mean seconds per image (768 x 512): {np.mean(secs):.2f}")
 
 
+def proxy(limit: int | None, megapixels: float = 1.0, proxies=(0.5, 0.25)) -> None:
+    """Exact solve against the proxy solve of ``solver='auto'``: PSNR against the truth and time, at ``megapixels``."""
+    import cv2
+
+    from tinct.colorize.scribble import scribble
+    from tinct.io import read_image
+
+    names = sorted(p.name for p in KODAK.iterdir() if p.suffix.lower() in (".png", ".jpg"))[:limit]
+    rows = []
+    for name in names:
+        truth = read_image(KODAK / name).pixels
+        s = np.sqrt(megapixels * 1e6 / (truth.shape[0] * truth.shape[1]))
+        truth = cv2.resize(truth, (round(truth.shape[1] * s), round(truth.shape[0] * s)), interpolation=cv2.INTER_CUBIC)
+        gray = gray_of(truth)
+        mask = strokes(gray.shape, 0.01, np.random.default_rng(0))
+        row = []
+        for pm in (1.5,) + tuple(proxies):  # 1.5 = the exact solve for images up to 1.5 MP
+            start = time.perf_counter()
+            out = scribble(gray, scribbles=truth, scribble_mask=mask, proxy_megapixels=pm)
+            row += [psnr(out, truth), time.perf_counter() - start]
+        rows.append(row)
+        print(f"  {name}: " + " ".join(f"{v:.2f}" for v in row), file=sys.stderr, flush=True)
+    mean = np.mean(rows, axis=0)
+    print(f"\nScribble, exact against proxy solve: {len(rows)} Kodak photos scaled to {megapixels} MP, 1 % strokes")
+    print("| solve | PSNR dB vs truth | wall s |")
+    print("|---|---|---|")
+    for i, label in enumerate(["exact (direct)"] + [f"proxy {pm} MP" for pm in proxies]):
+        print(f"| {label} | {mean[2 * i]:.2f} | {mean[2 * i + 1]:.2f} |")
+
+
 def one(mp: float, solver: str) -> None:
     """Run one timing in this process and print a JSON line."""
     import cv2
@@ -170,6 +200,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quality", action="store_true")
     ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--proxy", action="store_true", help="exact vs proxy solve at 1 MP (PSNR against truth, time)")
     ap.add_argument("--limit", type=int, default=None, help="Kodak images for --quality (default all 24)")
     ap.add_argument("--space", default="yiq", choices=("yiq", "lab"))
     ap.add_argument("--sizes", default="0.25,1,4,12")
@@ -184,7 +215,9 @@ def main() -> None:
         mp, solver = args.one.split(":")
         one(float(mp), solver)
         return
-    both = not (args.quality or args.speed)
+    if args.proxy:
+        proxy(args.limit)
+    both = not (args.quality or args.speed or args.proxy)
     if args.quality or both:
         quality(args.limit, args.space)
     if args.speed or both:

@@ -228,12 +228,14 @@ def test_large_images_are_solved_on_a_proxy_close_to_the_exact_solution(monkeypa
     marked[20:23, 10:40] = [0.55, 0.15, 0.1]  # red stroke, dark side
     marked[70:73, 80:120] = [0.5, 0.7, 1.0]  # blue stroke, bright side
     exact = scribble(gray, scribbles=marked, solver="direct")
-    monkeypatch.setattr(sc, "_DIRECT_MAX", h * w // 5)  # 'auto' now takes the proxy path
     calls = []
     original = sc._propagate
     monkeypatch.setattr(sc, "_propagate", lambda luma, *a: calls.append(luma.shape) or original(luma, *a))
-    proxy = scribble(gray, scribbles=marked, solver="auto")
+    proxy = scribble(gray, scribbles=marked, solver="auto", proxy_megapixels=h * w / 5 / 1e6)
     assert calls and calls[0][0] * calls[0][1] <= h * w // 5  # solved on the small proxy
+    assert np.array_equal(scribble(gray, scribbles=marked), exact)  # below 1.5 MP 'auto' is the exact solve
+    with pytest.raises(ParameterError, match="proxy_megapixels"):
+        scribble(gray, scribbles=marked, proxy_megapixels=5.0)
     assert proxy.shape == exact.shape
     lab_p, lab_e = rgb2lab(proxy), rgb2lab(exact)
     # The edge still stops colour: red on the left, blue on the right, as in the exact solve.
