@@ -81,6 +81,7 @@ _YIQ2RGB = np.linalg.inv(_RGB2YIQ)
 _RTOL = 1e-6  # relative residual of the iterative solve: ~1e-4 chroma error at 1 MP (1e-5 leaves ~1e-3)
 _MAXITER = 400
 _DIRECT_MAX = 1_500_000  # solver='auto': SuperLU up to here (~2 GB of factors at 1.5 MP), AMG above
+_PROXY_MP = _DIRECT_MAX / 1e6  # scribble(solver='auto'): the largest proxy is the largest direct solve
 
 
 def affinity_weights(luma: np.ndarray) -> np.ndarray:
@@ -548,8 +549,8 @@ def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixel
               "smoothed-aggregation-preconditioned BiCGStab (less memory, slow above 4 MP); auto: direct up to "
               "1.5 MP, above that solved on a 1.5 MP proxy and upsampled guided by the full-resolution L.",
               choices=("auto", "amg", "direct")),
-        Param("proxy_megapixels", "float", 1.5, "solver=auto: images above this size are solved on a proxy of this "
-              "size and upsampled guided by L (smaller = faster, further from the exact solve).", min=0.001, max=1.5),
+        Param("proxy_megapixels", "float", _PROXY_MP, "solver=auto: images above this size are solved on a proxy of this "
+              "size and upsampled guided by L (smaller = faster, further from the exact solve).", min=0.001, max=_PROXY_MP),
         Param("prior", "str", "none", "Automatic colorization method used as a soft prior away from scribbles, or none."),
         Param("prior_weight", "float", 0.001, "Weight of the prior against the neighbourhood term (reach ~1/sqrt(w) px).",
               min=0.0, max=1000.0),
@@ -559,7 +560,7 @@ def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixel
     extra_inputs=("scribble_mask", "prior_image"),
 )
 def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, space="yiq", tolerance=0.05,
-             solver="auto", proxy_megapixels=1.5, prior="none", prior_weight=0.001, keep_lightness=True):
+             solver="auto", proxy_megapixels=_PROXY_MP, prior="none", prior_weight=0.001, keep_lightness=True):
     """Colorize a gray image from colour scribbles by optimisation (Levin et al. 2004).
 
     Parameters

@@ -81,7 +81,7 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
     if by_colour:
         # One Lab conversion per distinct colour instead of per pixel; same output, exact statistics.
         palette = Palette(t_rgb, t_mask)
-        t_lab = rgb2lab(palette.colours[:, None, :])[:, 0]
+        t_lab = _palette_lab(palette)
         mu_t, sd_t = palette.mean_std(t_lab)
     else:
         t_lab = rgb2lab(t_rgb)
@@ -114,12 +114,17 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
     return restore(out, target)
 
 
+def _palette_lab(palette: Palette) -> np.ndarray:
+    """(U, 3) CIELAB of a palette's distinct colours."""
+    return rgb2lab(palette.colours[:, None, :])[:, 0]
+
+
 def _reference_stats(r_rgb: np.ndarray, r_mask) -> tuple[np.ndarray, np.ndarray]:
     """Lab mean and deviation of the reference: over every pixel's colour for large 8-bit images,
     else over a seeded sample (the reference is only measured, so only sampled pixels are converted)."""
     if r_rgb.dtype == np.uint8 and r_rgb.shape[0] * r_rgb.shape[1] >= MIN_PIXELS:
         palette = Palette(r_rgb, r_mask)
-        return palette.mean_std(rgb2lab(palette.colours[:, None, :])[:, 0])
+        return palette.mean_std(_palette_lab(palette))
     return mean_std(rgb2lab(masked_pixels(r_rgb, r_mask, STATS_SAMPLES)))
 
 
