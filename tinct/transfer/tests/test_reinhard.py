@@ -127,11 +127,12 @@ def _direct_reinhard(t, r, mask=None):
 
 
 @pytest.mark.parametrize("masked", [False, True])
-def test_large_8bit_images_go_colour_by_colour_with_the_same_result(masked):
-    from tinct.transfer._palette import MIN_PIXELS
+def test_large_8bit_images_match_the_per_pixel_float_path(masked):
+    from tinct.color.lab8 import _TABLE_MIN_PIXELS
+    from tinct.transfer._stats import STATS_SAMPLES
 
     rng = np.random.default_rng(3)
-    h, w = 1024, MIN_PIXELS // 1024 + 8  # just above the threshold
+    h, w = 1024, max(_TABLE_MIN_PIXELS, STATS_SAMPLES) // 1024 + 300  # table path, sampled statistics
     # A smooth photo-like image (few distinct colours per pixel) plus noise in one corner.
     yy, xx = np.mgrid[0:h, 0:w]
     t = np.stack([yy * 255 // h, xx * 255 // w, (yy + xx) * 127 // (h + w) + 60], -1).astype(np.uint8)
@@ -143,7 +144,8 @@ def test_large_8bit_images_go_colour_by_colour_with_the_same_result(masked):
     assert np.array_equal(t, t0)
     expected = _direct_reinhard(t, r, mask)
     diff = np.abs(out.astype(int) - expected)
-    # The same maps per colour; statistics differ only in float summation order.
-    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
+    # The same map per colour. Statistics from 2**20 of the 1.36 M pixels are a few hundredths of a Lab unit
+    # off, which moves some values across a rounding boundary: never by more than one level.
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.05
     if masked:
         assert np.array_equal(out[~mask], t[~mask])
