@@ -57,6 +57,15 @@ def collect_inputs(items: list[str]) -> list[tuple[Path, Path]]:
     return out
 
 
+def output_paths(inputs: list[tuple[Path, Path]], output: str | None, method: str, fmt: str | None) -> list[Path]:
+    """Where each input's result goes: ``output`` itself when it names an image file and there is one
+    input, else generated names (:func:`output_names`) in the folder ``output`` (default: the current one)."""
+    out = Path(output) if output else Path.cwd()
+    if len(inputs) == 1 and output and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+        return [out]
+    return output_names(inputs, out, method, parse_suffix(fmt))
+
+
 def output_names(inputs: list[tuple[Path, Path]], out_dir: Path, method: str, suffix: str | None) -> list[Path]:
     """Deterministic output paths that never collide.
 

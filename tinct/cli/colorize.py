@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from tinct.cli._common import add_method_options, collect_inputs, output_names, parse_suffix
+from tinct.cli._common import add_method_options, collect_inputs, output_paths
 from tinct.cli._run import Job, check_inputs, read_side_input, run_files
 from tinct.cli.transfer import report
 from tinct.errors import ParameterError
@@ -18,7 +16,8 @@ def add_parser(sub) -> None:
         "tinct colorize gray.jpg --scribbles marked.png",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    p.add_argument("-o", "--output", default=None, help="output folder (default: the current folder)")
+    p.add_argument("-o", "--output", default=None,
+                   help="output file (one input) or folder (default: the current folder)")
     p.add_argument("-r", "--reference", default=None, help="colour reference image (exemplar methods)")
     p.add_argument("-s", "--scribbles", default=None, help="copy of the input with colour strokes (scribble method)")
     p.add_argument("--mask", default=None, help="image file: nonzero where colour may change")
@@ -44,7 +43,7 @@ def run(args) -> int:
     check_inputs(method, inputs)
     if len(files) > 1 and (inputs["scribbles"] is not None or inputs["mask"] is not None):
         raise ParameterError("--scribbles/--mask: they fit one input image, got several")
-    outputs = output_names(files, Path(args.output) if args.output else Path.cwd(), method.name, parse_suffix(args.format))
+    outputs = output_paths(files, args.output, method.name, args.format)
     job = Job(method, params, inputs, args.post, args.max_pixels, args.overwrite)
     done, failed = run_files(job, [f for f, _ in files], outputs, args.progress)
     return report(args, method.name, done, failed)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from tinct.cli._common import IMAGE_SUFFIXES, add_method_options, collect_inputs, emit, output_names, parse_suffix
+from tinct.cli._common import add_method_options, collect_inputs, emit, output_paths
 from tinct.cli._run import Job, check_inputs, read_side_input, run_files
 from tinct.errors import ParameterError
 from tinct.registry import get_method
@@ -41,12 +40,7 @@ def run(args) -> int:
     check_inputs(method, inputs)
     if inputs["target_mask"] is not None and len(files) > 1:
         raise ParameterError("--target-mask: a target mask fits one target image, got several")
-    suffix = parse_suffix(args.format)
-    out = Path(args.output) if args.output else Path.cwd()
-    if len(files) == 1 and args.output and Path(args.output).suffix.lower() in IMAGE_SUFFIXES:
-        outputs = [out]
-    else:
-        outputs = output_names(files, out, method.name, suffix)
+    outputs = output_paths(files, args.output, method.name, args.format)
     job = Job(method, params, inputs, args.post, args.max_pixels, args.overwrite)
     done, failed = run_files(job, [f for f, _ in files], outputs, args.progress)
     return report(args, method.name, done, failed)

@@ -205,3 +205,21 @@ def test_progress_bar_is_forced_by_the_flag(pair, tmp_path, capsys):
     other.write_bytes(target.read_bytes())
     code, _, err = run_cli(capsys, "transfer", target, other, "-r", reference, "-o", tmp_path / "o", "--progress")
     assert code == 0 and "reinhard" in err and "2/2" in err
+
+
+def test_colorize_writes_one_named_file_or_into_a_folder(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    gray = np.repeat(rng.integers(40, 200, (24, 32, 1), dtype=np.uint8), 3, axis=2)
+    marked = gray.copy()
+    marked[2:6, 2:12] = (200, 30, 30)
+    write_image(tmp_path / "gray.png", gray)
+    write_image(tmp_path / "marked.png", marked)
+    out = tmp_path / "result.png"
+    code, _, err = run_cli(capsys, "colorize", tmp_path / "gray.png", "--scribbles", tmp_path / "marked.png", "-o", out)
+    assert code == 0, err
+    assert out.is_file() and read_image(out).pixels[3, 5, 0] > read_image(out).pixels[3, 5, 2]
+    # An existing folder whose name ends like an image still gets generated names inside it.
+    folder = tmp_path / "shots.png"
+    folder.mkdir()
+    assert run_cli(capsys, "colorize", tmp_path / "gray.png", "--scribbles", tmp_path / "marked.png", "-o", folder)[0] == 0
+    assert [p.name for p in folder.iterdir()] == ["gray.scribble.png"]
