@@ -19,12 +19,10 @@ This module imports numba; import it only where it is used, so that importing
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from numba import njit
 
+from tinct._threads import over_ranges
 from tinct.color.lab import RGB_FROM_XYZ, WHITE_D65, XYZ_FROM_RGB
 
 # 8-bit sRGB -> linear light, exact in float64.
@@ -172,12 +170,7 @@ _MIN_CHUNK = 1 << 17  # pixels: below this, a thread costs more than it saves
 
 def _in_chunks(kernel, n: int, *args) -> list:
     """Run ``kernel(*args, start, stop)`` over [0, n) in contiguous chunks, one per CPU, in threads."""
-    workers = max(1, min(len(os.sched_getaffinity(0)), n // _MIN_CHUNK))
-    bounds = np.linspace(0, n, workers + 1).astype(np.int64)
-    if workers == 1:
-        return [kernel(*args, 0, n)]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda i: kernel(*args, bounds[i], bounds[i + 1]), range(workers)))
+    return over_ranges(lambda start, stop: kernel(*args, start, stop), n, _MIN_CHUNK)
 
 
 def _flat(rgb: np.ndarray, mask: np.ndarray | None):

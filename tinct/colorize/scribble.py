@@ -91,6 +91,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinct._threads import available_cpus, over_ranges
 from tinct.errors import ParameterError, TinctError
 from tinct.pixels import check_image, split_alpha, to_float_rgb
 from tinct.registry import Param, register
@@ -136,19 +137,8 @@ def affinity_weights(luma: np.ndarray) -> np.ndarray:
 
 def _in_bands(shape, kernel) -> None:
     """Run ``kernel(r0, r1)`` over bands of rows covering ``shape``, in threads (the kernels release the GIL)."""
-    import os
-
     h, w = shape
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    bands = min(max(1, threads), 8, max(1, h * w // 65536), max(1, h))
-    if bands == 1:
-        kernel(0, h)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    edges = np.linspace(0, h, bands + 1).astype(int)
-    with ThreadPoolExecutor(bands) as pool:
-        list(pool.map(kernel, edges[:-1], edges[1:]))
+    over_ranges(kernel, h, min_size=-(-65536 // max(1, w)))  # bands of at least 64 k pixels
 
 
 def build_system(luma, fixed, prior_weight: float = 0.0):
@@ -296,7 +286,6 @@ def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, thre
     -------
     (H, W, C) float64 ndarray
     """
-    import os
     from concurrent.futures import ThreadPoolExecutor
 
     from threadpoolctl import threadpool_limits
@@ -317,7 +306,7 @@ def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, thre
     np.cumsum(ni * nb, out=off_w[1:])
     wbuf = np.empty(int(off_w[-1]))  # W = F11^-1 F12 of every node, for the back substitution
     if threads is None:
-        threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = available_cpus()
         if h * w < 65536:
             threads = 1
     threads = max(1, min(int(threads), 8))
