@@ -109,7 +109,7 @@ def _map_colour(r8, g8, b8, k):
     return np.uint32(rr) | (np.uint32(gg) << 8) | (np.uint32(bb) << 16) | np.uint32(0x80000000)
 
 
-# Serial kernels that release the GIL, run on row ranges by a Python thread pool: unlike numba's parallel
+# Serial kernels that release the GIL, run on ranges of pixels in Python threads: unlike numba's parallel
 # loops (OpenMP here), that is safe when callers run several at once from threads and when they fork.
 @njit(nogil=True, cache=True)
 def _affine_by_table(src, out, mask, use_mask, k, table, start, stop):
