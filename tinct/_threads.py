@@ -1,4 +1,4 @@
-"""Thread control: NumPy's BLAS, and Python threads for compiled kernels.
+"""Machine resources: BLAS threads, Python threads for compiled kernels, available memory.
 
 Colour conversions multiply (N, 3) by (3, 3) matrices. Multi-threaded BLAS gains
 nothing on so thin a product and, on a busy machine, its spinning threads make
@@ -53,3 +53,15 @@ def over_ranges(func, n: int, min_size: int = 1, max_workers: int = 8) -> list:
     bounds = np.linspace(0, n, workers + 1).astype(np.int64)
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(func, bounds[:-1], bounds[1:]))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can give without swapping (Linux ``MemAvailable``); None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        pass
+    return None

@@ -375,3 +375,17 @@ def test_large_images_are_solved_on_a_proxy_close_to_the_exact_solution(monkeypa
     stroke[20:23, 10:40] = True
     np.testing.assert_allclose(lab_p[stroke][:, 1:], lab_e[stroke][:, 1:], atol=0.5)  # scribbles kept exactly
     np.testing.assert_allclose(rgb2lightness(proxy), rgb2lightness(gray), atol=0.6)
+
+
+@pytest.mark.parametrize("solver", ["direct", "superlu"])
+def test_exact_solve_that_would_not_fit_in_memory_is_refused_before_allocating(monkeypatch, solver):
+    import tinct.colorize.scribble as S
+
+    gray = np.full((64, 80), 120, np.uint8)
+    marked = np.repeat(gray[..., None], 3, axis=2)
+    marked[10:14, 10:30] = (200, 40, 40)
+    monkeypatch.setattr(S, "available_memory", lambda: 1 << 20)  # 1 MB left
+    with pytest.raises(ParameterError, match="needs about .* GB.*solver='auto'"):
+        S.scribble(gray, scribbles=marked, solver=solver)
+    monkeypatch.setattr(S, "available_memory", lambda: None)  # unknown: no check
+    assert S.scribble(gray, scribbles=marked, solver=solver).shape == (64, 80, 3)
