@@ -80,13 +80,11 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
     t_rgb, r_rgb = _as_rgb(t_rgb), _as_rgb(r_rgb)
     eight_bit = t_rgb.dtype == np.uint8
     if eight_bit:
-        from tinct.color.lab8 import lab_mean_std_8bit
-
-        mu_t, sd_t = lab_mean_std_8bit(t_rgb, t_mask, STATS_SAMPLES)
-    else:
+        mu_t, sd_t = _lab_stats(t_rgb, t_mask)
+    else:  # converted whole, since the map needs every pixel's Lab too
         t_lab = rgb2lab(t_rgb)
         mu_t, sd_t = mean_std(masked_pixels(t_lab, t_mask, STATS_SAMPLES))
-    mu_r, sd_r = _reference_stats(r_rgb, r_mask)
+    mu_r, sd_r = _lab_stats(r_rgb, r_mask)
 
     scale = np.where(sd_t > _MIN_STD, sd_r / np.maximum(sd_t, _MIN_STD), 1.0)
     shift = mu_r - mu_t * scale
@@ -113,14 +111,13 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
     return restore(out, target)
 
 
-def _reference_stats(r_rgb: np.ndarray, r_mask) -> tuple[np.ndarray, np.ndarray]:
-    """Lab mean and deviation of the reference, over at most STATS_SAMPLES of its (masked) pixels
-    (the reference is only measured, so only those pixels are converted)."""
-    if r_rgb.dtype == np.uint8:
+def _lab_stats(rgb: np.ndarray, mask) -> tuple[np.ndarray, np.ndarray]:
+    """Lab mean and deviation over at most STATS_SAMPLES of the (masked) pixels, converting only those."""
+    if rgb.dtype == np.uint8:
         from tinct.color.lab8 import lab_mean_std_8bit
 
-        return lab_mean_std_8bit(r_rgb, r_mask, STATS_SAMPLES)
-    return mean_std(rgb2lab(masked_pixels(r_rgb, r_mask, STATS_SAMPLES)))
+        return lab_mean_std_8bit(rgb, mask, STATS_SAMPLES)
+    return mean_std(rgb2lab(masked_pixels(rgb, mask, STATS_SAMPLES)))
 
 
 def _as_rgb(arr: np.ndarray) -> np.ndarray:
