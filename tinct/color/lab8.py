@@ -112,28 +112,21 @@ def _map_colour(r8, g8, b8, k):
 # Serial kernels that release the GIL, run on ranges of pixels in Python threads: unlike numba's parallel
 # loops (OpenMP here), that is safe when callers run several at once from threads and when they fork.
 @njit(nogil=True, cache=True)
-def _affine_by_table(src, out, mask, use_mask, k, table, start, stop):
-    # Threads share the table: a colour two of them meet first is computed twice, and written twice with
-    # the same value.
+def _affine(src, out, mask, use_mask, k, table, use_table, start, stop):
+    # With use_table, threads share the table: a colour two of them meet first is computed twice, and written
+    # twice with the same value.
     for i in range(start, stop):
         if use_mask and not mask[i]:
             out[i, 0], out[i, 1], out[i, 2] = src[i, 0], src[i, 1], src[i, 2]
             continue
-        code = np.int64(src[i, 0]) | (np.int64(src[i, 1]) << 8) | (np.int64(src[i, 2]) << 16)
-        v = table[code]
-        if v == 0:
+        if use_table:
+            code = np.int64(src[i, 0]) | (np.int64(src[i, 1]) << 8) | (np.int64(src[i, 2]) << 16)
+            v = table[code]
+            if v == 0:
+                v = _map_colour(src[i, 0], src[i, 1], src[i, 2], k)
+                table[code] = v
+        else:
             v = _map_colour(src[i, 0], src[i, 1], src[i, 2], k)
-            table[code] = v
-        out[i, 0], out[i, 1], out[i, 2] = v & 255, (v >> 8) & 255, (v >> 16) & 255
-
-
-@njit(nogil=True, cache=True)
-def _affine_per_pixel(src, out, mask, use_mask, k, start, stop):
-    for i in range(start, stop):
-        if use_mask and not mask[i]:
-            out[i, 0], out[i, 1], out[i, 2] = src[i, 0], src[i, 1], src[i, 2]
-            continue
-        v = _map_colour(src[i, 0], src[i, 1], src[i, 2], k)
         out[i, 0], out[i, 1], out[i, 2] = v & 255, (v >> 8) & 255, (v >> 16) & 255
 
 
@@ -214,12 +207,10 @@ def lab_affine_8bit(rgb: np.ndarray, scale, shift, mask: np.ndarray | None = Non
     c = p_inv @ (scale * _Q + shift - _Q)
     constants = (_LINEAR, _M_FWD, _F_TABLE, a, c, _M_INV, _LEVEL_AT, _BOUNDS)
     out = np.empty_like(src)
-    if len(src) >= _TABLE_MIN_PIXELS:
-        # NumPy's zeros come from calloc: pages are zeroed only where the image's colours touch them.
-        table = np.zeros(1 << 24, np.uint32)
-        _in_chunks(_affine_by_table, len(src), src, out, flat_mask, mask is not None, constants, table)
-    else:
-        _in_chunks(_affine_per_pixel, len(src), src, out, flat_mask, mask is not None, constants)
+    use_table = len(src) >= _TABLE_MIN_PIXELS
+    # NumPy's zeros come from calloc: pages are zeroed only where the image's colours touch them.
+    table = np.zeros(1 << 24 if use_table else 1, np.uint32)
+    _in_chunks(_affine, len(src), src, out, flat_mask, mask is not None, constants, table, use_table)
     return out.reshape(rgb.shape)
 
 
