@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# The 3 x 3 window in raster order (the centre sits between 3 and 4), as scribble._NEIGHBOURS.
+# The 3 x 3 window in raster order without its centre, which sits between 3 and 4 (so CSR columns come out sorted).
 _DY = np.array([-1, -1, -1, 0, 0, 1, 1, 1], np.int64)
 _DX = np.array([-1, 0, 1, -1, 1, -1, 0, 1], np.int64)
 _LN_001 = float(np.log(0.01))

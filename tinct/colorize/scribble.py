@@ -96,12 +96,6 @@ from tinct.errors import ParameterError, TinctError
 from tinct.pixels import check_image, split_alpha, to_float_rgb
 from tinct.registry import Param, register
 
-# The 3 x 3 window in raster order; the centre (0, 0) sits between (0, -1) and (0, 1),
-# so column indices of a CSR row come out sorted.
-_NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
-_LN_001 = np.log(0.01)
-_C_MIN = 2e-6
-
 # NTSC (YIQ) as MATLAB's rgb2ntsc / ntsc2rgb, which the reference uses.
 _RGB2YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ2RGB = np.linalg.inv(_RGB2YIQ)
@@ -124,8 +118,9 @@ def affinity_weights(luma: np.ndarray) -> np.ndarray:
     Returns
     -------
     w : (8, H, W) float32 ndarray
-        ``w[k, y, x]`` is the weight of neighbour ``_NEIGHBOURS[k]`` of pixel
-        (y, x); 0 for neighbours outside the image. Each pixel's weights sum to 1.
+        ``w[k, y, x]`` is the weight of neighbour k of pixel (y, x), the 3 x 3
+        window's eight neighbours in raster order, (-1, -1) to (1, 1); 0 for
+        neighbours outside the image. Each pixel's weights sum to 1.
     """
     from tinct.colorize import _scribble_kernels as K
 
