@@ -299,7 +299,28 @@ class Trainer:
         self.log(f"resume: {path} at step {self.step}")
 
     def _init_weights(self, path) -> None:
-        """Start from another run's network weights, with a fresh optimizer, schedule and ab prior."""
+        """Start from a network's weights, with a fresh optimizer, schedule and ab prior.
+
+        ``path`` is a training checkpoint or a shipped weights file (``tinct/models/weights/*.pt``), so a new
+        model can be fine-tuned from the released one when its training run is not at hand.
+        """
+        import torch
+
+        from tinct.models.tinctnet import ARCH
+
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=False)
+        except FileNotFoundError:
+            raise TinctError(f"init: checkpoint not found: {path}") from None
+        if isinstance(blob, dict) and blob.get("arch") == ARCH:
+            for key in ("bins", "width", "hints"):
+                if blob["config"][key] != getattr(self.cfg, key):
+                    raise ParameterError(f"init: weights have {key}={blob['config'][key]!r}, "
+                                         f"run asks {getattr(self.cfg, key)!r}")
+            self.model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                        for k, v in blob["state_dict"].items()})
+            self.log(f"init: network weights from the weights file {path}; optimizer and schedule start fresh")
+            return
         ck = self._read_checkpoint(path, "init")
         self.model.load_state_dict(ck["model"])
         self.log(f"init: network weights from {path} (its step {ck['step']}); optimizer and schedule start fresh")

@@ -163,6 +163,20 @@ def test_init_takes_the_weights_only_and_a_run_checkpoint_wins_over_it(tmp_path)
         Trainer(cfg(tmp_path / "other", width=16, init=ck), images=images, log=lambda *a: None)
 
 
+def test_init_from_a_shipped_weights_file_starts_from_its_network(tmp_path):
+    images = tiny_images(6)
+    donor = Trainer(cfg(tmp_path / "donor", steps=3), images=images, log=lambda *a: None)
+    donor.run()
+    weights = tmp_path / "donor.pt"
+    export_weights(tmp_path / "donor" / "run" / "ckpt-last.pt", weights, half=False)
+    fresh = Trainer(cfg(tmp_path / "fresh", steps=5, init=str(weights)), images=images, log=lambda *a: None)
+    assert fresh.step == 0
+    for (k, a), b in zip(donor.model.state_dict().items(), fresh.model.state_dict().values()):
+        assert torch.equal(a, b), k
+    with pytest.raises(ParameterError, match="init: weights have width"):
+        Trainer(cfg(tmp_path / "other", width=16, init=str(weights)), images=images, log=lambda *a: None)
+
+
 def test_export_logit_adjustment_shifts_each_logit_by_alpha_log_weight(tmp_path):
     from tinct.train.losses import rebalance_weights
 
