@@ -82,8 +82,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-cli", action="store_true", help="leave out the tinct-transfer-per-image peer")
     args = ap.parse_args(argv)
 
+    from tinct.apps.service.tests.server import Server, decode_png, png_bytes, run_jobs
     from tinct.registry import get_method
-    from tinct.service.tests.server import Server, decode_png, png_bytes, run_jobs
 
     method = get_method(args.method)
     targets, ref = photos(args.jobs, args.megapixels)
@@ -138,7 +138,7 @@ def main(argv=None) -> int:
 
             def cli(p):
                 t = time.perf_counter()
-                subprocess.run([sys.executable, "-c", "import sys; from tinct.cli import main; sys.exit(main())",
+                subprocess.run([sys.executable, "-c", "import sys; from tinct.apps.cli import main; sys.exit(main())",
                                 "transfer", str(p), "-r", str(ref_path), "-m", args.method, "-o",
                                 str(folder / f"out-{p.name}")], check=True, capture_output=True)
                 return time.perf_counter() - t

@@ -1,5 +1,5 @@
 import sys
 
-from tinct.cli import main
+from tinct.apps.cli import main
 
 sys.exit(main())

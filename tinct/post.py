@@ -231,15 +231,15 @@ def _contrast_clip(value: str | None) -> float:
     return clip
 
 
-def apply_post(image, spec: str, *, keep_lightness_of=None) -> np.ndarray:
+def apply_post(image, spec: str | None, *, keep_lightness_of=None) -> np.ndarray:
     """Run a post-processing recipe on a result.
 
     Parameters
     ----------
     image : ndarray
         A method's result (uint8, uint16 or float; alpha carried through).
-    spec : str
-        Comma-separated steps, run in order: ``wb[=grayworld|whitepatch|percentile[:P]]``
+    spec : str or None
+        None or ``""`` returns ``image`` unchanged. Otherwise comma-separated steps, run in order: ``wb[=grayworld|whitepatch|percentile[:P]]``
         and ``contrast[=CLIP]``. Examples: ``"wb"``, ``"wb,contrast"``,
         ``"wb=grayworld,contrast=1"``, ``"wb=percentile:97"``.
     keep_lightness_of : ndarray, optional
@@ -253,6 +253,8 @@ def apply_post(image, spec: str, *, keep_lightness_of=None) -> np.ndarray:
     ndarray
         Same shape and dtype as ``image``; ``image`` is not modified.
     """
+    if not spec:
+        return image
     steps = parse_post(spec)
     out = check_image(image)
     lightness_source = keep_lightness_of  # whose L the result must have after a white balance

@@ -215,8 +215,8 @@ def iter_images(source, sources: tuple[str, ...] | None = None, limit: int | Non
 
     from PIL import Image
 
-    from tinct.cli._common import IMAGE_SUFFIXES
     from tinct.io import read_image
+    from tinct.io.files import IMAGE_SUFFIXES
 
     root = Path(source)
     if not root.is_dir():
@@ -291,8 +291,8 @@ def iter_labelled(source, label_dir, limit: int | None = None):
     channels) of integer class ids, 0 = unlabelled, the same size as the photo.
     A missing or mismatched label image is an error naming the file.
     """
-    from tinct.cli._common import IMAGE_SUFFIXES
     from tinct.io import read_image
+    from tinct.io.files import IMAGE_SUFFIXES
 
     root, ldir = Path(source), Path(label_dir)
     if not ldir.is_dir():
@@ -322,8 +322,8 @@ def iter_labelled(source, label_dir, limit: int | None = None):
 
 def _image_files(root: Path):
     """(path, pixels) of the colour image files under ``root``, sorted."""
-    from tinct.cli._common import IMAGE_SUFFIXES
     from tinct.io import read_image
+    from tinct.io.files import IMAGE_SUFFIXES
 
     if not root.is_dir():
         raise ImageReadError(f"{root}: not a folder")

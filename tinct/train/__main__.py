@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from tinct.cli.train import add_parser
+from tinct.apps.cli.train import add_parser
 from tinct.errors import TinctError
 
 

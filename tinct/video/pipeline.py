@@ -146,14 +146,14 @@ def frame_lightness(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def colorize_ab(job: VideoJob, gray: np.ndarray) -> np.ndarray:
     """Run the job's method on one gray frame and return the ab it predicts (float32 (H, W, 2))."""
-    from tinct.cli._common import apply_post
     from tinct.color import rgb2lab
+    from tinct.post import apply_post
 
     kwargs: dict[str, Any] = {}
     if job.reference is not None:
         kwargs["reference"] = job.reference
     result = job.method(gray, **kwargs, **job.params)
-    result = apply_post(result, job.post, original=gray)
+    result = apply_post(result, job.post, keep_lightness_of=gray)
     result = np.asarray(result)
     if result.ndim != 3 or result.shape[:2] != gray.shape or result.shape[2] < 3:
         raise ParameterError(f"method: {job.method.name!r} returned shape {result.shape} for a {gray.shape} frame")
@@ -329,15 +329,15 @@ def _cnn_batch(job: VideoJob):
 
 def colorize_batch(job: VideoJob, grays: list[np.ndarray]) -> list[np.ndarray]:
     """ab (float32 (H, W, 2)) for each gray frame: one batch for CNN methods, else one call per frame."""
-    from tinct.cli._common import apply_post
     from tinct.color import rgb2lab
+    from tinct.post import apply_post
 
     batch = _cnn_batch(job)
     if batch is None:
         return [colorize_ab(job, g) for g in grays]
     out = []
     for gray, result in zip(grays, batch(grays)):
-        result = np.asarray(apply_post(result, job.post, original=gray))
+        result = np.asarray(apply_post(result, job.post, keep_lightness_of=gray))
         out.append(rgb2lab(result[..., :3])[..., 1:])
     return out
 

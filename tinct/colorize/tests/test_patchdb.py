@@ -89,7 +89,7 @@ def test_shipped_default_database():
 
 
 def test_cli_build(tmp_path):
-    from tinct.cli import main
+    from tinct.apps.cli import main
     from tinct.io import write_image
 
     src = tmp_path / "imgs"
@@ -135,7 +135,7 @@ def _labelled_folder(tmp_path, n=4, classes_txt=None):
 
 
 def test_build_with_labels_and_restrict_classes(tmp_path):
-    from tinct.cli import main
+    from tinct.apps.cli import main
 
     src, lab = _labelled_folder(tmp_path)
     out = tmp_path / "db.npz"
@@ -177,7 +177,7 @@ def test_old_database_without_labels_still_works(db_path):
 
 
 def test_labels_class_table_and_bad_label_folders(tmp_path):
-    from tinct.cli import main
+    from tinct.apps.cli import main
     from tinct.colorize.patchdb import read_class_table
     from tinct.io import write_image
 

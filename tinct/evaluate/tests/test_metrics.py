@@ -151,7 +151,7 @@ def test_evaluate_refuses_methods_it_cannot_feed(colour_folder):
 
 
 def test_cli_evaluate_and_models(colour_folder, tmp_path, capsys):
-    from tinct.cli import main
+    from tinct.apps.cli import main
 
     report = tmp_path / "r.json"
     assert main(["evaluate", "--method", "gray", str(colour_folder), "-o", str(report)]) == 0
@@ -171,7 +171,7 @@ def test_cli_export_onnx(tmp_path):
     import onnx
     import torch
 
-    from tinct.cli import main
+    from tinct.apps.cli import main
     from tinct.models import tinctnet
 
     torch.manual_seed(0)

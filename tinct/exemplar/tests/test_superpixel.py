@@ -290,7 +290,7 @@ def test_vgg_and_tinctnet_backends_with_files_the_test_writes(tmp_path, referenc
 
 
 def test_cli_colorize_and_transfer(tmp_path, reference):
-    from tinct.cli import main
+    from tinct.apps.cli import main
     from tinct.io import read_image, write_image
 
     gray = tmp_path / "gray.png"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinct.cli import main
+from tinct.apps.cli import main
 from tinct.io import read_image, write_image
 
 

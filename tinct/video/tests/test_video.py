@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinct.video.tests.fake_methods as fake
-from tinct.cli import main
+from tinct.apps.cli import main
 from tinct.errors import ImageWriteError, ParameterError
 from tinct.registry import get_method
 from tinct.video import VideoError, VideoJob, colorize_video, flicker, probe, read_frames

@@ -1,0 +1,92 @@
+"""``tinct video IN -o OUT``: colorize a black-and-white video, with steady colours, keeping its audio.
+
+Frames are colorized by any colorize method, in chunks cached in ``OUT.parts/``:
+an interrupted run started again with the same command continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from tinct.apps.cli._common import add_method_options, emit
+from tinct.apps.cli._run import check_inputs, read_side_input
+from tinct.registry import get_method
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "video", help="colorize a black-and-white video (temporal consistency, audio kept, resumable)",
+        description=__doc__,
+        epilog="Examples: tinct video old.mp4 -o old_colour.mp4 ; "
+        "tinct video old.mp4 -o out.mkv --consistency keyframes --method eccv16 ; "
+        "tinct video clip.mp4 -o out.mp4 --reference frame_in_colour.jpg",
+    )
+    p.add_argument("input", metavar="IN", help="video file (any format FFmpeg reads)")
+    p.add_argument("-o", "--output", default=None,
+                   help="output video (.mp4, .mkv, .mov, .m4v); default IN's name + .METHOD.mp4 in the current folder")
+    p.add_argument("-r", "--reference", default=None, help="colour reference image (exemplar methods)")
+    p.add_argument("--consistency", default="flow", choices=("none", "flow", "keyframes"),
+                   help="none: every frame on its own; flow (default): optical-flow smoothing of colour that "
+                   "restarts at scene cuts; keyframes: colorize key frames, carry colours along the flow between them")
+    p.add_argument("--strength", type=float, default=0.8, help="flow smoothing strength in [0, 1) (default 0.8)")
+    p.add_argument("--keyframe-interval", type=int, default=12, help="frames between key frames (default 12)")
+    p.add_argument("--cut-threshold", type=float, default=0.35,
+                   help="lightness-histogram distance in (0, 1] that counts as a scene cut (default 0.35)")
+    p.add_argument("--chunk-frames", type=int, default=48, help="frames per cached chunk (default 48)")
+    p.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) .. 51 (default 18)")
+    p.add_argument("--preset", default="veryfast", help="x264 speed preset (default veryfast)")
+    p.add_argument("--restart", action="store_true", help="discard chunks cached by an earlier, different run")
+    p.add_argument("--keep-parts", action="store_true", help="keep OUT.parts/ (the chunk cache) after success")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
+    add_method_options(p, "colorize", "auto")
+    p.set_defaults(func=run)
+
+
+class _Bar:
+    """tqdm bar in frames (rate = frames per second, with time left), created on the first report."""
+
+    def __init__(self, enabled: bool, desc: str, force: bool = False):
+        self.enabled, self.desc, self.force, self.bar = enabled, desc, force, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, desc=self.desc, unit="frame", file=sys.stderr, dynamic_ncols=True,
+                            disable=False if self.force or os.environ.get("TINCT_PROGRESS") else None)
+            return
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run(args) -> int:
+    from tinct.video import VideoJob, colorize_video
+
+    name = "exemplar" if args.reference and args.method == "auto" else args.method  # as `tinct colorize`
+    method = get_method(name, "colorize")
+    params = method.parse(args.param)
+    reference = read_side_input(args.reference, args.max_pixels)
+    check_inputs(method, {"reference": reference})
+    src = Path(args.input)
+    dst = Path(args.output) if args.output else Path.cwd() / f"{src.stem}.{method.name}.mp4"
+    job = VideoJob(method, params, reference=reference, reference_path=args.reference, consistency=args.consistency,
+                   strength=args.strength, keyframe_interval=args.keyframe_interval, cut_threshold=args.cut_threshold,
+                   chunk_frames=args.chunk_frames, crf=args.crf, preset=args.preset, post=args.post)
+    bar = _Bar(args.progress or sys.stderr.isatty(), method.name, force=args.progress)
+    kwargs = {"max_pixels": args.max_pixels} if args.max_pixels else {}
+    try:
+        summary = colorize_video(src, dst, job, overwrite=args.overwrite, restart=args.restart,
+                                 keep_parts=args.keep_parts, progress=bar, **kwargs)
+    finally:
+        bar.close()
+    line = (f"wrote {summary['output']}  ({summary['frames']} frames, {summary['seconds']:.1f} s, "
+            f"{summary['fps']} frames/s, {summary['chunks_reused']}/{summary['chunks']} chunks reused)")
+    emit(args, summary, [line])
+    return 0

@@ -1,0 +1,125 @@
+"""The FastAPI application: :func:`create_app` builds it from :class:`~tinct.apps.service.settings.Settings`.
+
+Routes: ``POST /api/jobs``, ``GET /api/jobs/{id}``, ``GET /api/jobs/{id}/result``,
+``DELETE /api/jobs/{id}``, ``GET /api/methods``, ``GET /api/health``, the OpenAPI schema at
+``/api/openapi.json``, and the browser UI at ``/`` (static files, no CDN). The interactive
+``/docs`` page is switched off because it loads its scripts from a CDN.
+
+On start-up the app opens the job store, recovers jobs interrupted by the last stop, starts
+the worker pool and a janitor thread that deletes expired jobs; on shutdown it stops them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from tinct.apps.service.settings import Settings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("tinct.apps.service")
+
+
+def _janitor(app, stop: threading.Event) -> None:
+    settings: Settings = app.state.settings
+    interval = max(1.0, min(60.0, settings.job_ttl_seconds / 4))
+    while not stop.wait(interval):
+        try:
+            gone = app.state.store.expire(settings.job_ttl_seconds)
+            if gone:
+                log.info("expired %d jobs", len(gone))
+        except Exception:  # noqa: BLE001 - keep the janitor alive
+            log.exception("expiring jobs failed")
+
+
+def create_app(settings: Settings | None = None):
+    """Build the service app.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Defaults to ``Settings()`` (data under ``~/.local/share/tinct/apps/service``).
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import FileResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException
+
+    from tinct import __version__
+    from tinct.apps.service.middleware import LimitsMiddleware
+    from tinct.apps.service.routers import health, jobs, methods
+    from tinct.apps.service.services.store import JobStore
+    from tinct.apps.service.services.workers import WorkerPool
+    from tinct.errors import TinctError
+
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app):
+        import tinct.io  # noqa: F401 - warm up what every submission uses, before the first request
+        from tinct.registry import load_methods
+
+        load_methods()
+        store = JobStore(settings.data_dir)
+        recovered = store.recover(settings.max_attempts)
+        if recovered["requeued"] or recovered["failed"]:
+            log.warning("after restart: %d interrupted jobs queued again, %d failed",
+                        len(recovered["requeued"]), len(recovered["failed"]))
+        store.expire(settings.job_ttl_seconds)
+        pool = WorkerPool(store, settings)
+        app.state.store, app.state.pool = store, pool
+        pool.start()
+        stop = threading.Event()
+        janitor = threading.Thread(target=_janitor, args=(app, stop), name="tinct-janitor", daemon=True)
+        janitor.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            pool.stop()
+            janitor.join(2)
+            store.close()
+
+    app = FastAPI(
+        title="tinct", version=__version__, lifespan=lifespan,
+        summary="Colorization and colour transfer: every tinct method as a job service.",
+        docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.add_middleware(LimitsMiddleware, max_bytes=settings.max_upload_bytes, allowed_hosts=settings.host_names)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return JSONResponse({"detail": " ".join(detail.split())}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header"))
+        what = first.get("msg", "invalid request").replace("Field required", "missing")
+        return JSONResponse({"detail": f"{where or 'request'}: {what}"}, status_code=422)
+
+    @app.exception_handler(TinctError)
+    async def tinct_error(request: Request, exc: TinctError):
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    app.include_router(health.router)
+    app.include_router(methods.router)
+    app.include_router(jobs.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index():
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html",
+                            headers={"Cache-Control": "no-cache"})
+
+    return app

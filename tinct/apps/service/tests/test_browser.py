@@ -1,0 +1,221 @@
+"""A real headless browser (Debian's chromium through Playwright) against a real ``tinct serve``.
+
+Needs ``apt-get install chromium`` and ``pip install playwright``; no browser is ever downloaded
+(``executable_path='/usr/bin/chromium'``). The screenshots are kept under pytest's tmp dir and
+their paths printed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from tinct.apps.service.tests.server import Server, decode_png
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _photo(src, dest, size):
+    from PIL import Image
+
+    with Image.open(src) as im:
+        im.convert("RGB").resize(size, Image.LANCZOS).save(dest, quality=92)
+    from tinct.io import read_image
+
+    return read_image(dest).pixels
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    with Server(root / "data", ["--workers", "1"]) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _result(page, server, previous=None):
+    """Wait for the result image of a new job; return (job id, pixels as served)."""
+    import httpx
+    from playwright.sync_api import expect
+
+    # Locator waits run in Playwright's utility world, so the page's strict CSP (no eval) stays on.
+    not_previous = re.compile(rf"^(?!{re.escape(previous)}$).+" if previous else r".+")
+    expect(page.locator("#result-img")).to_have_attribute("data-job-id", not_previous, timeout=60_000)
+    expect(page.locator("#compare")).to_be_visible()
+    status = page.locator("#status").inner_text()
+    job_id = page.locator("#result-img").get_attribute("data-job-id")
+    assert status == "done", status
+    job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
+    assert job["state"] == "done", job
+    data = httpx.get(f"{server.url}/api/jobs/{job_id}/result").content
+    return job_id, decode_png(data)
+
+
+@pytest.fixture(scope="module")
+def photos(shared, tmp_path_factory):
+    """A small colour photo, its gray version and a colour reference, as files."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("photos")
+    kodak = shared / "data" / "eval" / "kodak24"
+    photo, reference, gray = folder / "photo.jpg", folder / "sunset.jpg", folder / "gray.png"
+    target = _photo(kodak / "kodim23.jpg", photo, (192, 128))
+    _photo(kodak / "kodim08.jpg", reference, (150, 100))
+    gray_pixels = np.asarray(Image.fromarray(target).convert("L"))
+    Image.fromarray(gray_pixels).save(gray)
+    small = folder / "gray-small.png"  # the scribble solve is the slowest step: keep it small
+    small_pixels = np.asarray(Image.fromarray(gray_pixels).resize((120, 80), Image.LANCZOS))
+    Image.fromarray(small_pixels).save(small)
+    return {"photo": photo, "target": target, "reference": reference, "gray": gray, "gray_pixels": gray_pixels,
+            "gray_small": small, "gray_small_pixels": small_pixels}
+
+
+@pytest.fixture
+def console():
+    """Console errors of the page; a test that expects HTTP 4xx answers sets ``http_errors_ok``."""
+    return {"errors": [], "http_errors_ok": False}
+
+
+@pytest.fixture
+def page(browser, server, console):
+    page = browser.new_page(viewport={"width": 1200, "height": 860})
+    page.on("console", lambda m: console["errors"].append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console["errors"].append(f"page error: {e}"))
+    page.goto(server.url + "/")
+    page.locator("#method option").first.wait_for(state="attached")
+    yield page
+    errors = [e for e in console["errors"]
+              if not (console["http_errors_ok"] and e.startswith("Failed to load resource: the server responded"))]
+    assert not errors, errors  # no script errors, no CSP violations
+    page.close()
+
+
+def _names(page):
+    return [o.get_attribute("value") for o in page.locator("#method option").all()]
+
+
+def _assert_colourful(pixels):
+    assert pixels.ndim == 3
+    spread = pixels.astype(int).max(axis=2) - pixels.astype(int).min(axis=2)
+    assert spread.mean() > 3, "result is still gray"
+
+
+def test_transfer_in_browser(page, server, photos, tmp_path):
+    import httpx
+
+    from tinct.registry import list_methods
+
+    # The page lists exactly what the server's registry serves (colorize first, then transfer) ...
+    served = httpx.get(f"{server.url}/api/methods").json()
+    served = served["methods"] if isinstance(served, dict) else served
+    by_kind = {k: [m["name"] for m in served if m["kind"] == k] for k in ("colorize", "transfer")}
+    assert _names(page) == by_kind["colorize"] + by_kind["transfer"]
+    # ... and that is every method registered in this process too (tests may register extra ones here).
+    assert {m.name for m in list_methods()} >= set(by_kind["colorize"] + by_kind["transfer"]) >= {"reinhard", "auto"}
+    page.set_input_files("#image-input", str(photos["photo"]))
+    page.select_option("#method", "reinhard")
+    assert page.locator("#reference-step").is_visible() and page.locator("#mask-step").is_visible()
+    assert page.locator("#param-strength").input_value() == "1"  # the form comes from /api/methods
+    assert page.locator("#run").is_disabled()  # the reference is still missing
+    page.set_input_files("#reference-input", str(photos["reference"]))
+    page.fill("#param-strength", "0.9")
+    page.click("#run")
+    job_id, result = _result(page, server)
+    target = photos["target"]
+    assert result.shape == target.shape
+    assert np.abs(result.astype(int) - target.astype(int)).mean() > 5  # really recoloured
+    assert httpx.get(f"{server.url}/api/jobs/{job_id}").json()["params"] == {"strength": 0.9}
+    page.fill("#slider", "70")
+    assert "70%" in page.locator("#divider").get_attribute("style")
+    assert page.locator("#download").get_attribute("download") == "photo.reinhard.png"
+    shot = tmp_path / "tinct-ui-transfer.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"\nscreenshot: {shot}")
+
+
+def test_colorize_in_browser(page, server, photos, tmp_path):
+    page.set_input_files("#image-input", str(photos["gray"]))
+    page.select_option("#method", "exemplar")  # colorize a gray photo from a colour reference
+    page.set_input_files("#reference-input", str(photos["reference"]))
+    page.click("#run")
+    _, colour = _result(page, server)
+    gray = photos["gray_pixels"]
+    assert colour.shape == (*gray.shape, 3)
+    _assert_colourful(colour)
+    shot = tmp_path / "tinct-ui-colorize.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"\nscreenshot: {shot}")
+
+
+def test_scribble_in_browser(page, server, photos, tmp_path):
+    names = _names(page)
+    assert "scribble" in names, f"no scribble method registered; methods: {names}"
+    page.set_input_files("#image-input", str(photos["gray_small"]))
+    page.select_option("#method", "scribble")
+    assert page.locator("#scribble-canvas").is_visible()
+    assert page.locator("#run").is_disabled()  # no strokes yet
+    box = page.locator("#scribble-canvas").bounding_box()
+    for colour, (fy, x0, x1) in (("#d03020", (0.3, 0.15, 0.45)), ("#2060e0", (0.75, 0.55, 0.9))):
+        page.fill("#color", colour)
+        page.mouse.move(box["x"] + x0 * box["width"], box["y"] + fy * box["height"])
+        page.mouse.down()
+        for t in np.linspace(0, 1, 8):
+            page.mouse.move(box["x"] + (x0 + t * (x1 - x0)) * box["width"], box["y"] + fy * box["height"])
+        page.mouse.up()
+    assert page.locator("#run").is_enabled()
+    shot = tmp_path / "tinct-ui-scribble-canvas.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"\nscreenshot: {shot}")
+    page.click("#run")
+    job_id, colour = _result(page, server)
+    gray = photos["gray_small_pixels"]
+    assert colour.shape == (*gray.shape, 3)
+    _assert_colourful(colour)
+    # the scribbles sent were the gray image with the strokes in their exact colours
+    import httpx
+
+    job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
+    assert job["inputs"] == ["image", "scribbles"]
+    from tinct.io import read_image
+
+    marks = read_image(server.data_dir / "jobs" / job_id / "scribbles.upload").pixels
+    marked = marks.astype(int).max(axis=2) - marks.astype(int).min(axis=2) > 0
+    assert 30 < marked.sum() < marked.size // 4
+    colours = {tuple(c) for c in marks[marked]}
+    assert colours == {(0xD0, 0x30, 0x20), (0x20, 0x60, 0xE0)}, colours
+    np.testing.assert_array_equal(marks[~marked][:, 0], gray[~marked])
+    shot = tmp_path / "tinct-ui-scribble.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"\nscreenshot: {shot}")
+
+
+def test_bad_upload_shows_error(page, console, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"this is not an image at all" * 10)
+    console["http_errors_ok"] = True  # the 400 answer is logged by the browser
+    page.set_input_files("#image-input", str(bad))
+    page.select_option("#method", "reinhard")
+    ref = tmp_path / "ref.png"
+    from PIL import Image
+
+    Image.fromarray(np.full((8, 8, 3), 200, np.uint8)).save(ref)
+    page.set_input_files("#reference-input", str(ref))
+    page.click("#run")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#status")).to_have_class(re.compile("error"), timeout=30_000)
+    text = page.locator("#status").inner_text()
+    assert text.startswith("image:") and "not an image" in text, text

@@ -1,0 +1,82 @@
+"""Image files on disk: which files a folder holds, and where each input's result goes.
+
+Shared by every front end (command line, batch runs, video) through :mod:`tinct.pipeline`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from tinct.errors import ImageReadError, ParameterError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+
+
+def collect_inputs(items: list[str]) -> list[tuple[Path, Path]]:
+    """Expand files and folders into (file, root) pairs, sorted and without duplicates.
+
+    ``root`` is the folder given on the command line (for files: their parent),
+    used to mirror sub-folders under the output directory.
+    """
+    seen: set[Path] = set()
+    out: list[tuple[Path, Path]] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not files:
+                raise ImageReadError(f"{path}: folder holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            pairs = [(f, path) for f in files]
+        elif path.exists():
+            pairs = [(path, path.parent)]
+        else:
+            raise ImageReadError(f"{path}: no such file or folder")
+        for f, root in pairs:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append((f, root))
+    return out
+
+
+def output_paths(inputs: list[tuple[Path, Path]], output: str | None, method: str, fmt: str | None) -> list[Path]:
+    """Where each input's result goes: ``output`` itself when it names an image file and there is one
+    input, else generated names (:func:`output_names`) in the folder ``output`` (default: the current one)."""
+    out = Path(output) if output else Path.cwd()
+    if len(inputs) == 1 and output and out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir():
+        return [out]
+    return output_names(inputs, out, method, parse_suffix(fmt))
+
+
+def output_names(inputs: list[tuple[Path, Path]], out_dir: Path, method: str, suffix: str | None) -> list[Path]:
+    """Deterministic output paths that never collide.
+
+    ``photo.jpg`` -> ``OUT/photo.<method>.jpg``; files found under a folder keep
+    their relative sub-folders. If two inputs would still map to one name, each
+    gets a short hash of its absolute path.
+    """
+    names = []
+    for f, root in inputs:
+        rel = f.relative_to(root) if f.is_relative_to(root) else Path(f.name)
+        ext = suffix or f.suffix.lower()
+        names.append(out_dir / rel.parent / f"{rel.stem}.{method}{ext}")
+    counts: dict[Path, int] = {}
+    for n in names:
+        counts[n] = counts.get(n, 0) + 1
+    result = []
+    for (f, _), n in zip(inputs, names):
+        if counts[n] > 1:
+            tag = hashlib.sha1(str(f.resolve()).encode()).hexdigest()[:8]
+            n = n.with_name(f"{n.stem}-{tag}{n.suffix}")
+        result.append(n)
+    return result
+
+
+def parse_suffix(fmt: str | None) -> str | None:
+    if fmt is None:
+        return None
+    ext = "." + fmt.lower().lstrip(".")
+    if ext not in IMAGE_SUFFIXES:
+        raise ParameterError(f"format: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}, got {fmt!r}")
+    return ext
