@@ -10,12 +10,16 @@
 * Colorfulness (Hasler & Suesstrunk 2003):
   ``sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mu_rg^2 + mu_yb^2)`` with
   ``rg = R - G``, ``yb = (R + G) / 2 - B`` on 0..255 values.
+* Spurious-colour rate: the percentage of the pixels that are neutral in
+  truth (CIELAB chroma ``sqrt(a^2 + b^2)`` below 8) whose prediction is vivid
+  (chroma above 25): what a user sees as colour invented where there is none
+  (a red road, a magenta sky). Gray scores 0; pooled over the set as counts.
 * ab histogram distance over the set: 23 x 23 histograms of a and b (bins
   of width 10 centred on -110..110, values beyond clipped into the edge bins)
   pooled over all pixels of all images, compared by Jensen-Shannon
   divergence (bits, 0..1) and by histogram intersection.
 
-Pooling: AuC and the histograms accumulate over all pixels of the set
+Pooling: AuC, the spurious-colour rate and the histograms accumulate over all pixels of the set
 (streaming, via :class:`SetAccumulator`); PSNR, SSIM and colorfulness are means
 of the per-image values.
 
@@ -37,6 +41,8 @@ import numpy as np
 from tinct.errors import ParameterError
 
 MAX_THRESHOLD = 150
+NEUTRAL_CHROMA = 8.0
+VIVID_CHROMA = 25.0
 HIST_EDGES = np.arange(-115.0, 116.0, 10.0)  # 24 edges -> 23 bins centred on -110..110
 
 
@@ -78,6 +84,28 @@ def colorfulness(rgb: np.ndarray) -> float:
     rg = x[..., 0] - x[..., 1]
     yb = 0.5 * (x[..., 0] + x[..., 1]) - x[..., 2]
     return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def spurious_counts(pred_ab: np.ndarray, true_ab: np.ndarray, neutral: float = NEUTRAL_CHROMA,
+                    vivid: float = VIVID_CHROMA) -> tuple[int, int]:
+    """``(spurious, neutral)``: pixels neutral in truth (chroma < ``neutral``) that come out vivid, and all neutral ones.
+
+    Chroma is the CIELAB ``sqrt(a^2 + b^2)``; a pixel is spurious when its
+    true chroma is below ``neutral`` and its predicted chroma above ``vivid``.
+    """
+    _check_pair(pred_ab, true_ab)
+    true_c2 = np.einsum("...i,...i->...", true_ab.astype(np.float32), true_ab.astype(np.float32))
+    pred_c2 = np.einsum("...i,...i->...", pred_ab.astype(np.float32), pred_ab.astype(np.float32))
+    neutral_mask = true_c2 < np.float32(neutral) ** 2
+    n_neutral = int(np.count_nonzero(neutral_mask))
+    n_spurious = int(np.count_nonzero(neutral_mask & (pred_c2 > np.float32(vivid) ** 2)))
+    return n_spurious, n_neutral
+
+
+def spurious_rate(pred_ab: np.ndarray, true_ab: np.ndarray) -> float:
+    """Spurious-colour rate in percent (see the module notes); 0 when the truth has no neutral pixel."""
+    s, n = spurious_counts(pred_ab, true_ab)
+    return 100.0 * s / n if n else 0.0
 
 
 def ab_error_counts(pred_ab: np.ndarray, true_ab: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -144,6 +172,8 @@ class SetAccumulator:
         self.counts_rebal = np.zeros(MAX_THRESHOLD + 2)
         self.hist_pred = np.zeros((23, 23))
         self.hist_true = np.zeros((23, 23))
+        self.spurious = 0
+        self.neutral = 0
         self.per_image: list[dict] = []
 
     def add(self, name: str, pred_rgb: np.ndarray, true_rgb: np.ndarray, pred_ab: np.ndarray, true_ab: np.ndarray,
@@ -157,9 +187,13 @@ class SetAccumulator:
         self.counts_rebal += cr
         self.hist_pred += ab_histogram(pred_ab)
         self.hist_true += ab_histogram(true_ab)
+        n_spur, n_neutral = spurious_counts(pred_ab, true_ab)
+        self.spurious += n_spur
+        self.neutral += n_neutral
         row = {"image": name, "psnr": psnr(pred_rgb, true_rgb), "ssim": ssim(pred_rgb, true_rgb),
                "auc": auc_from_counts(c), "auc_rebal": auc_from_counts(cr),
-               "colorfulness": colorfulness(pred_rgb), "colorfulness_truth": colorfulness(true_rgb)}
+               "colorfulness": colorfulness(pred_rgb), "colorfulness_truth": colorfulness(true_rgb),
+               "spurious": 100.0 * n_spur / n_neutral if n_neutral else 0.0}
         if seconds is not None:
             row["seconds"] = seconds
         self.per_image.append(row)
@@ -178,6 +212,7 @@ class SetAccumulator:
             "auc_rebal": auc_from_counts(self.counts_rebal),
             "colorfulness": float(np.mean([r["colorfulness"] for r in rows])),
             "colorfulness_truth": float(np.mean([r["colorfulness_truth"] for r in rows])),
+            "spurious": 100.0 * self.spurious / self.neutral if self.neutral else 0.0,
         }
         out.update({f"ab_hist_{k}": v for k, v in histogram_distances(self.hist_pred, self.hist_true).items()})
         secs = [r["seconds"] for r in rows if "seconds" in r]

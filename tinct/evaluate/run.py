@@ -36,11 +36,18 @@ def list_images(folder) -> list[Path]:
     return files
 
 
+def _need(method, key: str) -> str:
+    """'required', 'optional' or 'none' for input ``key``, with the registry's ``Method.need`` where it has one."""
+    if hasattr(method, "need"):
+        return method.need(key)
+    return getattr(method, key, "none")
+
+
 def check_method(method, reference) -> str | None:
     """Why ``method`` cannot be evaluated automatically (a message), or None when it can."""
-    if method.scribbles == "required":
+    if _need(method, "scribbles") == "required":
         return f"method {method.name!r} needs scribbles, which an automatic evaluation cannot supply"
-    if method.reference == "required" and reference is None:
+    if _need(method, "reference") == "required" and reference is None:
         return f"method {method.name!r} needs a reference image; pass one with --reference PATH"
     if method.kind != "colorize":
         return f"method {method.name!r} is a {method.kind} method, not a colorization method"
@@ -96,7 +103,7 @@ def evaluate_folder(method_name: str, folder, *, limit: int | None = None, param
                 thumbs.append((gray_rgb, gray_rgb, truth))
             continue
         kwargs = dict(params)
-        if method.reference != "none" and ref is not None:
+        if _need(method, "reference") != "none" and ref is not None:
             kwargs["reference"] = ref
         t0 = time.perf_counter()
         result = method(gray_input, **kwargs)
@@ -118,12 +125,26 @@ def evaluate_folder(method_name: str, folder, *, limit: int | None = None, param
         "skipped": skipped,
     }
     if method is not None:
-        report["results"][method_name] = acc.summary()
+        report["results"][method_name] = with_gray_deltas(acc.summary(), report["results"]["gray"])
         report["per_image"][method_name] = acc.per_image
     if sheet is not None:
         write_sheet(sheet, thumbs)
         report["sheet"] = str(sheet)
     return report
+
+
+# Measures reported as the method's value minus the gray baseline's of the same run: gray is a strong
+# baseline for PSNR and AuC (any wrong colour costs more than none), so a method is judged by the difference.
+GRAY_DELTAS = ("psnr", "auc", "auc_rebal", "colorfulness", "spurious")
+
+
+def with_gray_deltas(result: dict, gray: dict) -> dict:
+    """``result`` plus ``<key>_vs_gray`` = result - gray for PSNR, AuC, AuC-rebalanced, colourfulness, spurious %."""
+    out = dict(result)
+    for key in GRAY_DELTAS:
+        if key in result and key in gray:
+            out[f"{key}_vs_gray"] = float(result[key]) - float(gray[key])
+    return out
 
 
 def write_sheet(path, rows: list[tuple], height: int = SHEET_HEIGHT, gap: int = 4) -> None:
@@ -150,7 +171,10 @@ def write_sheet(path, rows: list[tuple], height: int = SHEET_HEIGHT, gap: int = 
 
 COLUMNS = [("psnr", "PSNR dB", "{:.2f}"), ("ssim", "SSIM", "{:.4f}"), ("auc", "AuC %", "{:.2f}"),
            ("auc_rebal", "AuC rebal %", "{:.2f}"), ("colorfulness", "colourful", "{:.1f}"),
-           ("colorfulness_truth", "colourful truth", "{:.1f}"), ("ab_hist_js_divergence", "ab-hist JS", "{:.4f}"),
+           ("colorfulness_truth", "colourful truth", "{:.1f}"), ("spurious", "spurious %", "{:.2f}"),
+           ("psnr_vs_gray", "PSNR-gray", "{:+.2f}"), ("auc_vs_gray", "AuC-gray", "{:+.2f}"),
+           ("auc_rebal_vs_gray", "AuC rebal-gray", "{:+.2f}"), ("colorfulness_vs_gray", "colourful-gray", "{:+.1f}"),
+           ("spurious_vs_gray", "spurious-gray", "{:+.2f}"), ("ab_hist_js_divergence", "ab-hist JS", "{:.4f}"),
            ("ab_hist_intersection", "ab-hist int.", "{:.3f}"), ("seconds_per_image", "s/image", "{:.3f}")]
 
 

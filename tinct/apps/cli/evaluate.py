@@ -1,8 +1,11 @@
 """``tinct evaluate --method M DIR``: colorize the gray version of each colour image and score it.
 
 Reports PSNR, SSIM, AuC of the ab error curve (plain and class-rebalanced),
-colourfulness of results and truth and the ab-histogram distance, pooled over
-the set, with the ``gray`` baseline (ab = 0) in the same table.
+colourfulness of results and truth, the spurious-colour rate (% of the pixels
+neutral in truth, chroma < 8, that come out vivid, chroma > 25) and the
+ab-histogram distance, pooled over the set, with the ``gray`` baseline (ab = 0)
+in the same table and each method's PSNR, AuC, AuC-rebalanced, colourfulness
+and spurious rate also as the difference to gray (``-gray`` columns).
 """
 
 from __future__ import annotations

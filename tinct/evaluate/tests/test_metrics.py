@@ -91,6 +91,36 @@ def test_histogram_distances():
     assert M.ab_histogram(np.full((2, 2, 2), 300.0))[-1, -1] == 4
 
 
+def test_spurious_rate_counts_vivid_predictions_on_neutral_truth():
+    """4 x 10 pixels, truth neutral (chroma 5) in the first 5 columns and vivid after; prediction varies by row."""
+    truth = np.zeros((4, 10, 2), np.float32)
+    truth[:, :5] = (3.0, 4.0)  # chroma 5 < 8: neutral
+    truth[:, 5:] = (40.0, 0.0)  # colourful: never counts, whatever the prediction
+    pred = np.zeros_like(truth)
+    pred[0, :5] = (30.0, 0.0)  # chroma 30 > 25: spurious
+    pred[1, :5] = (0.0, 25.0)  # exactly 25: not above the threshold
+    pred[2, :2] = (-20.0, -20.0)  # chroma 28.3: spurious
+    pred[:, 5:] = (0.0, 80.0)
+    assert M.spurious_counts(pred, truth) == (7, 20)
+    assert M.spurious_rate(pred, truth) == pytest.approx(35.0)
+    assert M.spurious_rate(np.zeros_like(truth), truth) == 0.0  # gray never invents colour
+    assert M.spurious_rate(pred[:, 5:], truth[:, 5:]) == 0.0  # no neutral pixel at all: 0, not NaN
+    # the threshold is on chroma 8 of the truth: chroma 8.5 is not neutral
+    assert M.spurious_counts(pred[:1, :5], np.full((1, 5, 2), 6.0, np.float32)) == (0, 0)
+
+
+def test_set_accumulator_pools_spurious_over_pixels_not_images():
+    acc = M.SetAccumulator()
+    rgb = np.full((8, 8, 3), 0.5, np.float32)  # SSIM needs 7 x 7
+    truth = np.zeros((8, 8, 2), np.float32)
+    acc.add("a", rgb, rgb, np.full((8, 8, 2), 30.0, np.float32), truth)  # 64 of 64 neutral pixels spurious
+    small_truth = np.full((8, 8, 2), 50.0, np.float32)
+    small_truth[0] = 0.0  # only 8 neutral pixels, all kept gray
+    acc.add("b", rgb, rgb, np.zeros_like(truth), small_truth)
+    assert [r["spurious"] for r in acc.per_image] == [100.0, 0.0]
+    assert acc.summary()["spurious"] == pytest.approx(100.0 * 64 / 72)
+
+
 def test_shape_mismatch_is_a_parameter_error():
     with pytest.raises(ParameterError, match="shape"):
         M.psnr(np.zeros((4, 4, 3)), np.zeros((4, 5, 3)))
@@ -122,6 +152,7 @@ def test_evaluate_gray_baseline_and_sheet(colour_folder, tmp_path_factory):
     assert report["skipped"] == [{"image": "gray.png", "reason": "grayscale: no colour ground truth"}]
     assert (out / "sheet.png").is_file()
     assert "| gray | 3 |" in format_table(report)
+    assert res["spurious"] == 0.0 and "spurious %" in format_table(report)
 
 
 def test_evaluate_a_colorize_method_with_gray_in_the_same_table(colour_folder, tmp_path):
@@ -137,14 +168,24 @@ def test_evaluate_a_colorize_method_with_gray_in_the_same_table(colour_folder, t
     assert set(report["results"]) == {"gray", "auto"}
     assert report["results"]["auto"]["images"] == 2 and "seconds_per_image" in report["results"]["auto"]
     assert len(report["per_image"]["auto"]) == 2
+    res, gray = report["results"]["auto"], report["results"]["gray"]
+    for key in ("psnr", "auc", "auc_rebal", "colorfulness", "spurious"):
+        assert res[f"{key}_vs_gray"] == pytest.approx(res[key] - gray[key])
+    assert 0.0 <= res["spurious"] <= 100.0 and gray["spurious"] == 0.0
 
 
 def test_evaluate_refuses_methods_it_cannot_feed(colour_folder):
+    from tinct import registry
     from tinct.evaluate.run import check_method
-    from tinct.registry import Method
 
-    ref = Method("needs-ref", "colorize", lambda x: x, "test", reference="required")
-    scrib = Method("needs-scribbles", "colorize", lambda x: x, "test", scribbles="required")
+    def method(name, need):
+        if hasattr(registry, "Input"):  # the registry declares inputs as Input records
+            kind = "image" if need == "reference" else need
+            return registry.Method(name, "colorize", lambda x: x, "test", inputs=(registry.Input(need, kind, True),))
+        return registry.Method(name, "colorize", lambda x: x, "test", **{need: "required"})
+
+    ref = method("needs-ref", "reference")
+    scrib = method("needs-scribbles", "scribbles")
     assert "--reference" in check_method(ref, None)
     assert check_method(ref, "some.png") is None
     assert "scribbles" in check_method(scrib, None)
