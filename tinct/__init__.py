@@ -7,6 +7,7 @@ API, the ``tinct`` command line, the web service and batch runs.
 
 >>> import tinct
 >>> result = tinct.transfer(target, reference, method="reinhard")  # doctest: +SKIP
+>>> colour = tinct.colorize(gray)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ __version__ = "0.1.0"
 from tinct.errors import TinctError  # noqa: E402
 
 
-def transfer(target, reference, method: str = "reinhard", **params):
-    """Recolour ``target`` with the colours of ``reference`` using a registered transfer method."""
-    from tinct.registry import get_method
+def __getattr__(name: str):
+    # ``tinct.colorize`` and ``tinct.transfer`` are callable subpackages (see tinct._callable), imported
+    # on first use so that ``import tinct`` stays light.
+    if name in ("colorize", "transfer"):
+        import importlib
 
-    return get_method(method, "transfer")(target, reference, **params)
-
-
-def colorize(image, method: str = "auto", **params):
-    """Colorize a gray ``image`` using a registered colorization method."""
-    from tinct.registry import get_method
-
-    return get_method(method, "colorize")(image, **params)
+        return importlib.import_module(f"tinct.{name}")
+    raise AttributeError(f"module 'tinct' has no attribute {name!r}")
 
 
 def read_image(path, **kwargs):

@@ -40,5 +40,9 @@ class UnknownMethodError(TinctError, KeyError):
         return self.args[0]
 
 
+class MissingDependencyError(TinctError):
+    """A feature needs an optional dependency that is not installed; the message names the extra."""
+
+
 class MissingWeightsError(TinctError):
     """A model needs weights that are not available locally."""

@@ -47,8 +47,8 @@ from tinct.pixels import check_image, output_dtype, restore, split_alpha
 from tinct.registry import Param, register
 
 _COMMON = [
-    Param("weights", "str", None, "Weights file (.pth, tinct .pt or .caffemodel); default: the registry's cached file."),
-    Param("prototxt", "str", None, "Caffe deploy .prototxt, needed with backend=caffe."),
+    Param("weights", "str", None, "Weights file (.pth, tinct .pt or .caffemodel); default: the registry's cached file.", path=True),
+    Param("prototxt", "str", None, "Caffe deploy .prototxt, needed with backend=caffe.", path=True),
     Param("temperature", "float", DEFAULT_TEMPERATURE, "Annealed-mean temperature: 1 = mean, towards 0 = mode.",
           min=0.01, max=100.0),
     Param("input_size", "int", 0, "Network input side (about size^2 pixels, aspect kept); 0 = the model's own.",
@@ -288,6 +288,7 @@ def colorize_many(images: Iterable, *, arch: str | None = "eccv16", batch_size: 
     kind="colorize",
     summary="Automatic colorization with the ECCV 2016 network of Zhang et al. (needs weights).",
     params=_COMMON,
+    extra="cnn",
 )
 def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto",
            threads=0, upsample="bilateral", backend="auto", return_extras=False):
@@ -339,6 +340,7 @@ def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATUR
         Param("head", "str", "regression", "Output used: the regression head (as the authors' demo) or the "
               "529-bin classification head decoded by annealed mean.", choices=("regression", "classification")),
     ],
+    extra="cnn",
 )
 def siggraph17(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0,
                upsample="bilateral", backend="auto", head="regression", return_extras=False):
@@ -367,6 +369,7 @@ def siggraph17(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_si
     params=[p for p in _COMMON if p.name not in ("prototxt", "backend")] + [
         Param("backend", "str", "auto", "Inference engine (auto = torch).", choices=("auto", "torch", "onnx")),
     ],
+    extra="cnn",
 )
 def auto(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0,
          upsample="bilateral", backend="auto", return_extras=False):

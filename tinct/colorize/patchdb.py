@@ -45,7 +45,7 @@ import numpy as np
 
 from tinct.errors import ImageReadError, ParameterError, TinctError
 from tinct.pixels import check_image, split_alpha, to_float_rgb
-from tinct.registry import Param, register
+from tinct.registry import Input, Param, register
 
 PATCH = 7  # neighbourhood side
 DIMS = 16  # principal components kept
@@ -450,7 +450,7 @@ def match(db: PatchDatabase, features: np.ndarray, cls: np.ndarray, k: int, allo
     kind="colorize",
     summary="Colour each superpixel from the most cosine-similar gray neighbourhoods of a patch database (seed 004).",
     params=[
-        Param("database", "str", "default", "Patch database file (.npz from `tinct patchdb build`), or default."),
+        Param("database", "str", "default", "Patch database file (.npz from `tinct patchdb build`), or default.", path=True),
         Param("segments", "int", 1500, "Number of SLIC superpixels.", min=1, max=100_000),
         Param("samples", "int", 12, "Pixels matched per superpixel.", min=1, max=1000),
         Param("k", "int", 16, "Nearest database vectors averaged per matched pixel.", min=1, max=1000),
@@ -458,7 +458,8 @@ def match(db: PatchDatabase, features: np.ndarray, cls: np.ndarray, k: int, allo
         Param("classes", "str", "", "Comma-separated classes (names or ids) of a labelled database to match "
               "against, e.g. sky,vegetation; empty: all."),
     ],
-    extra_inputs=("label_map",),
+    inputs=[Input("label_map", "labels", help="class labels of the input (with -p classes=...: only those classes "
+                  "take colour from their own class in a labelled database)")],
 )
 def patchdb(image, *, label_map=None, database="default", segments=1500, samples=12, k=16, work_size=512,
             classes=""):

@@ -94,7 +94,7 @@ import numpy as np
 from tinct._threads import available_cpus, available_memory, over_ranges
 from tinct.errors import ParameterError, TinctError
 from tinct.pixels import check_image, split_alpha, to_float_rgb
-from tinct.registry import Param, register
+from tinct.registry import Input, Param, register
 
 # NTSC (YIQ) as MATLAB's rgb2ntsc / ntsc2rgb, which the reference uses.
 _RGB2YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
@@ -627,7 +627,7 @@ def _prior_chroma(image, prior: str, prior_image, space: str, shape) -> np.ndarr
     from tinct.registry import get_method
 
     method = get_method(prior, "colorize")
-    if method.reference == "required" or method.scribbles == "required":
+    if any(i.required for i in method.inputs):
         raise ParameterError(f"prior: method {prior!r} needs a reference or scribbles; use an automatic method")
     return _chroma(to_float_rgb(method(image)), space)
 
@@ -704,8 +704,12 @@ def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixel
               min=0.0, max=1000.0),
         Param("keep_lightness", "bool", True, "Restore the input's CIELAB L (false: keep YIQ Y only, as the reference)."),
     ],
-    scribbles="required",
-    extra_inputs=("scribble_mask", "prior_image"),
+    inputs=[
+        Input("scribbles", "scribbles", required=True),
+        Input("scribble_mask", "mask", help="nonzero where the scribbles image holds a stroke (else: where it differs "
+              "from the gray input)"),
+        Input("prior_image", "image", help="a colour image of the input's size whose chroma is the soft prior"),
+    ],
 )
 def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, space="yiq", tolerance=0.05,
              solver="auto", proxy_megapixels=_PROXY_MP, prior="none", prior_weight=0.001, keep_lightness=True):

@@ -64,7 +64,7 @@ import numpy as np
 from tinct.errors import ParameterError
 from tinct.exemplar.features import BACKENDS, get_backend
 from tinct.pixels import check_image, check_mask, from_float, output_dtype, restore, split_alpha, to_float_rgb
-from tinct.registry import Param, register
+from tinct.registry import Input, Param, register
 
 # auto: colorization uses tinctnet when its trained weights are installed, else handcrafted; transfer uses
 # handcrafted (both choices measured, see benchmarks/exemplar.py and tinct.exemplar.features.resolve_auto).
@@ -74,7 +74,7 @@ _PARAMS = [
     Param("backend", "str", DEFAULT_BACKEND,
           "Feature backend; auto = tinctnet for colorization when tinct's weights are installed, else handcrafted.",
           choices=("auto",) + BACKENDS),
-    Param("weights", "str", None, "Weights file for backend vgg19bn (torchvision vgg19_bn .pth) or tinctnet."),
+    Param("weights", "str", None, "Weights file for backend vgg19bn (torchvision vgg19_bn .pth) or tinctnet.", path=True),
     Param("tau", "float", 0.015, "Softmax temperature of the attention (smaller = one-to-one matching).",
           min=1e-4, max=10.0),
     Param("delta_s", "float", 10.0, "Scale of the spatial covariance in the fusion kernel (eq. 6).", min=1e-3, max=1e4),
@@ -397,8 +397,12 @@ def _run(target, refs, target_mask, *, colorize, backend, weights, tau, delta_s,
     kind="transfer",
     summary="Colour transfer by non-local matching of superpixel features (Carrillo et al. 2022; seed 003).",
     params=_PARAMS,
-    reference="required",
-    mask=True,
+    inputs=[
+        Input("reference", "image", required=True, help="the image whose colours are taken"),
+        Input("target_mask", "mask", role="mask", help="nonzero where the target may change"),
+        Input("reference_mask", "mask", help="nonzero where the reference's colours are measured",
+              size_of="reference"),
+    ],
 )
 def superpixel(target, reference, *, target_mask=None, reference_mask=None, backend=DEFAULT_BACKEND, weights=None,
                tau=0.015, delta_s=10.0, delta_c=0.1, sigma_g=1.0, segments=0, size=256, neighbors=16,
@@ -459,8 +463,10 @@ def superpixel(target, reference, *, target_mask=None, reference_mask=None, back
     kind="colorize",
     summary="Exemplar colorization: colours of matching superpixels of a colour reference (seed 003).",
     params=_PARAMS,
-    reference="required",
-    mask=True,
+    inputs=[
+        Input("reference", "image", required=True, help="the colour photo whose colours are matched"),
+        Input("mask", "mask", help="nonzero where the image may take colour"),
+    ],
 )
 def exemplar(image, *, reference=None, mask=None, backend=DEFAULT_BACKEND, weights=None, tau=0.015, delta_s=10.0,
              delta_c=0.1, sigma_g=1.0, segments=0, size=256, neighbors=16, compactness=10.0, threads=0):

@@ -73,10 +73,11 @@ def output_names(inputs: list[tuple[Path, Path]], out_dir: Path, method: str, su
     return result
 
 
-def parse_suffix(fmt: str | None) -> str | None:
+def parse_suffix(fmt: str | None, what: str = "format") -> str | None:
+    """The output extension for a format name (``"png"`` -> ``".png"``); None keeps each input's."""
     if fmt is None:
         return None
     ext = "." + fmt.lower().lstrip(".")
     if ext not in IMAGE_SUFFIXES:
-        raise ParameterError(f"format: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}, got {fmt!r}")
+        raise ParameterError(f"{what}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}, got {fmt!r}")
     return ext

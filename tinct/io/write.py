@@ -72,6 +72,10 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+#: Why an existing output is kept; front ends name their own switch (``--overwrite``, ``overwrite=True``).
+EXISTS = "the file exists and is kept; allow overwriting to replace it"
+
+
 def _fail(path, what: str) -> ImageWriteError:
     return ImageWriteError(f"cannot write {path}: {what}")
 
@@ -126,7 +130,7 @@ def check_output_path(path, *, overwrite: bool = False, protect: Iterable = ()) 
     if p.is_dir():
         raise _fail(p, "it is a directory")
     if (p.exists() or p.is_symlink()) and not overwrite:
-        raise _fail(p, "the file exists; pass overwrite=True (--overwrite) to replace it")
+        raise _fail(p, EXISTS)
     parent = p.parent
     if not parent.is_dir():
         raise _fail(p, f"directory {parent} does not exist")
@@ -313,10 +317,10 @@ def _atomic_write(path: Path, data: bytes, overwrite: bool) -> None:
             try:
                 os.link(tmp, path)  # fails if the destination appeared meanwhile: no race
             except FileExistsError:
-                raise _fail(path, "the file exists; pass overwrite=True (--overwrite) to replace it") from None
+                raise _fail(path, EXISTS) from None
             except OSError:  # file system without hard links
                 if os.path.lexists(path):
-                    raise _fail(path, "the file exists; pass overwrite=True (--overwrite) to replace it") from None
+                    raise _fail(path, EXISTS) from None
                 os.replace(tmp, path)
             else:
                 os.unlink(tmp)

@@ -23,7 +23,8 @@ def test_every_registered_method_is_consistent():
 
 def test_reinhard_is_registered_as_transfer():
     m = get_method("reinhard", "transfer")
-    assert m.reference == "required" and m.mask
+    assert m.need("reference") == "required" and m.need("mask") == "optional" and m.need("scribbles") == "none"
+    assert m.input("mask").name == "target_mask"  # the front ends' --mask is a transfer's target_mask
     with pytest.raises(UnknownMethodError, match="unknown colorize method 'reinhard'"):
         get_method("reinhard", "colorize")
     with pytest.raises(UnknownMethodError, match="available: .*reinhard"):

@@ -21,7 +21,6 @@ References
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import time
@@ -170,8 +169,8 @@ def run_batch(inputs, out_dir, method: str, params: dict | None = None, *, refer
         ``written``, ``skipped``, ``failed`` (lists of dicts), ``workers`` (process ids seen),
         ``seconds``, ``files_per_second``.
     """
-    from tinct.apps.cli._run import check_inputs, read_side_input
-    from tinct.registry import get_method
+    from tinct.pipeline import make_job
+    from tinct.registry import get_method, load_plugin
 
     start = time.perf_counter()
     if not (isinstance(workers, int) and workers >= 1):
@@ -179,14 +178,10 @@ def run_batch(inputs, out_dir, method: str, params: dict | None = None, *, refer
     if not (isinstance(threads, int) and threads >= 1):
         raise ParameterError(f"--threads: must be an integer >= 1, got {threads!r}")
     for module in plugins:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise ParameterError(f"--plugin: cannot import {module!r} ({exc})") from None
-    m = get_method(method)
-    params = m.validate(dict(params or {}))
-    ref = read_side_input(reference, max_pixels)
-    check_inputs(m, {"reference": ref})
+        load_plugin(module)
+    kind = get_method(method).kind if method else "colorize"
+    job = make_job(method, kind, inputs={"reference": reference}, params=params, max_pixels=max_pixels)
+    m, params, max_pixels = job.method, job.params, job.max_pixels
     if video:
         from tinct.video import VideoJob
 

@@ -13,7 +13,6 @@ error), so one bad file never stops a batch.
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from pathlib import Path
@@ -28,18 +27,17 @@ def _setup(spec: dict):
     hit = _WORKER_CACHE.get(key)
     if hit is not None:
         return hit
-    for module in spec.get("plugins", ()):
-        importlib.import_module(module)
-    from tinct.apps.cli._run import read_side_input
-    from tinct.registry import get_method
+    from tinct.pipeline import make_job
+    from tinct.registry import get_method, load_plugin
 
+    for module in spec.get("plugins", ()):
+        load_plugin(module)
     method = get_method(spec["method"])
-    inputs = {}
-    if spec.get("reference"):
-        inputs["reference"] = read_side_input(spec["reference"], spec.get("max_pixels"))
+    job = make_job(method, method.kind, inputs={"reference": spec.get("reference")}, params=spec.get("params", {}),
+                   post=spec.get("post"), max_pixels=spec.get("max_pixels"), overwrite=bool(spec.get("overwrite")))
     _WORKER_CACHE.clear()  # one job at a time per worker: keep memory flat
-    _WORKER_CACHE[key] = (method, inputs)
-    return method, inputs
+    _WORKER_CACHE[key] = job
+    return job
 
 
 def process_file(src: str, dst: str, spec: dict) -> dict:
@@ -66,15 +64,17 @@ def process_file(src: str, dst: str, spec: dict) -> dict:
     start = time.perf_counter()
     base = {"input": src, "output": dst, "worker": os.getpid()}
     try:
-        method, inputs = _setup(spec)
+        job = _setup(spec)
         out = Path(dst)
         if out.exists() and not spec.get("overwrite"):  # written by an earlier attempt of this task
             return {**base, "status": "skipped", "seconds": 0.0}
         out.parent.mkdir(parents=True, exist_ok=True)
         if Path(src).suffix.lower() in _video_suffixes():
-            _video(src, out, method, inputs, spec)
+            _video(src, out, job, spec)
         else:
-            _image(src, out, method, inputs, spec)
+            from tinct.pipeline import run_file
+
+            run_file(job, src, out)
     except MissingWeightsError as exc:  # the same for every file: the client stops the batch and says it once
         return {**base, "status": "failed", "error": str(exc), "fatal": "MissingWeightsError"}
     except TinctError as exc:
@@ -92,23 +92,12 @@ def _video_suffixes():
     return VIDEO_SUFFIXES
 
 
-def _image(src, out: Path, method, inputs, spec) -> None:
-    from tinct.io import read_image, write_image
-    from tinct.post import apply_post
-
-    protect = [src] + ([spec["reference"]] if spec.get("reference") else [])
-    image = read_image(src, max_pixels=spec.get("max_pixels"))
-    result = method(image.pixels, **inputs, **spec.get("params", {}))
-    result = apply_post(result, spec.get("post"), keep_lightness_of=image.pixels if method.kind == "colorize" else None)
-    write_image(out, result, like=image, alpha=image.alpha, overwrite=bool(spec.get("overwrite")), protect=protect)
-
-
-def _video(src, out: Path, method, inputs, spec) -> None:
+def _video(src, out: Path, job, spec) -> None:
     from tinct.errors import ParameterError
     from tinct.video import VideoJob, colorize_video
 
-    if method.kind != "colorize":
-        raise ParameterError(f"{src}: videos need a colorize method, {method.name!r} is a {method.kind} method")
-    job = VideoJob(method, spec.get("params", {}), reference=inputs.get("reference"),
-                   reference_path=spec.get("reference"), post=spec.get("post"), **spec.get("video", {}))
-    colorize_video(src, out, job, overwrite=bool(spec.get("overwrite")))
+    if job.kind != "colorize":
+        raise ParameterError(f"{src}: videos need a colorize method, {job.method.name!r} is a {job.kind} method")
+    vjob = VideoJob(job.method, job.params, reference=job.inputs.get("reference"),
+                    reference_path=spec.get("reference"), post=job.post, **spec.get("video", {}))
+    colorize_video(src, out, vjob, overwrite=job.overwrite, max_pixels=job.max_pixels)

@@ -32,13 +32,28 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with tinct's manners: a bad option is one line on stderr (exit 2), not a usage dump, and
+    help texts taken from docstrings lose their reStructuredText markup."""
+
+    def __init__(self, *args, **kwargs):
+        for key in ("description", "epilog", "help"):
+            if isinstance(kwargs.get(key), str):
+                kwargs[key] = kwargs[key].replace("``", "`")
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"tinct: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tinct",
         description="Colour for pictures: colorization and colour transfer.",
     )
     parser.add_argument("--version", action="version", version=f"tinct {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)
     return parser
@@ -58,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tinct: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `tinct methods | head`: the reader left, nothing more to say
+        sys.stderr.close()
+        return 0
     except MemoryError:
         print("tinct: error: out of memory; try a smaller image or --max-pixels", file=sys.stderr)
         return 2

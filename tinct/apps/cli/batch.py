@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from tinct.apps.cli._common import add_method_options, emit
+from tinct.apps.cli._common import add_method_options, emit, pixel_count
 from tinct.io.files import parse_suffix
 
 
@@ -38,21 +38,22 @@ def add_parser(sub) -> None:
     p.add_argument("--consistency", default="flow", choices=("none", "flow", "keyframes"),
                    help="videos: temporal consistency (see `tinct video --help`)")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
-    add_method_options(p, "batch", "auto")
+    add_method_options(p, "colorize")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from tinct.apps.batch import run_batch
-    from tinct.registry import get_method
+    from tinct.registry import get_method, load_plugin
 
     for module in args.plugin:
-        __import__(module)
-    method = get_method(args.method)
+        load_plugin(module)
+    method = get_method(args.method or "auto")
     params = method.parse(args.param)
     summary = run_batch(args.inputs, args.output, method.name, params, reference=args.reference, post=args.post,
                         scheduler=args.scheduler, workers=args.workers, threads=args.threads,
-                        overwrite=args.overwrite, max_pixels=args.max_pixels, suffix=parse_suffix(args.format),
+                        overwrite=args.overwrite, max_pixels=pixel_count(args.max_pixels) if args.max_pixels else None,
+                        suffix=parse_suffix(args.format, "--format"),
                         plugins=tuple(args.plugin), video={"consistency": args.consistency},
                         progress=args.progress or sys.stderr.isatty())
     for f in summary["failed"]:

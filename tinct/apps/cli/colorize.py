@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from tinct.apps.cli._common import add_method_options
-from tinct.apps.cli._run import Job, check_inputs, read_side_input, run_files
-from tinct.apps.cli.transfer import report
+from tinct.apps.cli._common import add_method_options, named_inputs, pixel_count, progress, report
 from tinct.errors import ParameterError
-from tinct.io.files import collect_inputs, output_paths
-from tinct.registry import get_method
+from tinct.io.files import collect_inputs, output_paths, parse_suffix
 
 
 def add_parser(sub) -> None:
@@ -19,32 +16,28 @@ def add_parser(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     p.add_argument("-o", "--output", default=None,
                    help="output file (one input) or folder (default: the current folder)")
-    p.add_argument("-r", "--reference", default=None, help="colour reference image (exemplar methods)")
+    p.add_argument("-r", "--reference", default=None, help="colour reference image (exemplar colorization)")
     p.add_argument("-s", "--scribbles", default=None, help="copy of the input with colour strokes (scribble method)")
     p.add_argument("--mask", default=None, help="image file: nonzero where colour may change")
     p.add_argument("--format", default=None, help="output format (png, jpg, tif, webp, bmp); default: the input's")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
-    add_method_options(p, "colorize", "auto")
+    add_method_options(p, "colorize")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    # Scribbles name their own method: `--scribbles` alone means the scribble method.
-    name = "scribble" if args.scribbles and args.method == "auto" else args.method
-    name = "exemplar" if args.reference and name == "auto" else name
-    method = get_method(name, "colorize")
-    params = method.parse(args.param)
+    from tinct.pipeline import make_job, run_files
+
+    inputs = {"reference": args.reference, "scribbles": args.scribbles, "mask": args.mask,
+              **named_inputs(args.extra_inputs)}
+    job = make_job(args.method, "colorize", inputs=inputs, params=args.param, post=args.post,
+                   max_pixels=pixel_count(args.max_pixels) if args.max_pixels else None,
+                   overwrite=args.overwrite, provenance=not args.no_provenance)
     files = collect_inputs(args.inputs)
-    inputs = {
-        "reference": read_side_input(args.reference, args.max_pixels),
-        "scribbles": read_side_input(args.scribbles, args.max_pixels),
-        "mask": read_side_input(args.mask, args.max_pixels),
-        "_paths": [p for p in (args.reference, args.scribbles, args.mask) if p],
-    }
-    check_inputs(method, inputs)
-    if len(files) > 1 and (inputs["scribbles"] is not None or inputs["mask"] is not None):
+    if len(files) > 1 and any(i.kind in ("mask", "scribbles", "labels") and job.inputs.get(i.name) is not None
+                              for i in job.method.inputs):
         raise ParameterError("--scribbles/--mask: they fit one input image, got several")
-    outputs = output_paths(files, args.output, method.name, args.format)
-    job = Job(method, params, inputs, args.post, args.max_pixels, args.overwrite)
-    done, failed = run_files(job, [f for f, _ in files], outputs, args.progress)
-    return report(args, method.name, done, failed)
+    outputs = output_paths(files, args.output, job.method.name, parse_suffix(args.format, "--format"))
+    done, failed = run_files(job, [(f, o) for (f, _), o in zip(files, outputs)],
+                             progress=lambda it: progress(it, len(files), job.method.name, args.progress))
+    return report(args, job.method.name, done, failed)

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
-from tinct.apps.cli._common import add_method_options, emit
-from tinct.apps.cli._run import Job, check_inputs, read_side_input, run_files
+from tinct.apps.cli._common import add_method_options, named_inputs, pixel_count, progress, report
 from tinct.errors import ParameterError
-from tinct.io.files import collect_inputs, output_paths
-from tinct.registry import get_method
+from tinct.io.files import collect_inputs, output_paths, parse_suffix
 
 
 def add_parser(sub) -> None:
@@ -20,38 +16,27 @@ def add_parser(sub) -> None:
     p.add_argument("-r", "--reference", required=True, help="image whose colours are taken")
     p.add_argument("-o", "--output", default=None,
                    help="output file (one target) or folder (default: the current folder)")
-    p.add_argument("--target-mask", default=None, help="image file: nonzero where the target may change")
+    p.add_argument("--target-mask", "--mask", dest="mask", default=None,
+                   help="image file: nonzero where the target may change")
     p.add_argument("--reference-mask", default=None, help="image file: nonzero where reference colours are measured")
     p.add_argument("--format", default=None, help="output format (png, jpg, tif, webp, bmp); default: the input's")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
-    add_method_options(p, "transfer", "reinhard")
+    add_method_options(p, "transfer")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    method = get_method(args.method, "transfer")
-    params = method.parse(args.param)
+    from tinct.pipeline import make_job, run_files
+
+    inputs = {"reference": args.reference, "mask": args.mask, "reference_mask": args.reference_mask,
+              **named_inputs(args.extra_inputs)}
+    job = make_job(args.method, "transfer", inputs=inputs, params=args.param, post=args.post,
+                   max_pixels=pixel_count(args.max_pixels) if args.max_pixels else None,
+                   overwrite=args.overwrite, provenance=not args.no_provenance)
     files = collect_inputs(args.targets)
-    inputs = {
-        "reference": read_side_input(args.reference, args.max_pixels),
-        "target_mask": read_side_input(args.target_mask, args.max_pixels),
-        "reference_mask": read_side_input(args.reference_mask, args.max_pixels),
-        "_paths": [p for p in (args.reference, args.target_mask, args.reference_mask) if p],
-    }
-    check_inputs(method, inputs)
-    if inputs["target_mask"] is not None and len(files) > 1:
+    if args.mask is not None and len(files) > 1:
         raise ParameterError("--target-mask: a target mask fits one target image, got several")
-    outputs = output_paths(files, args.output, method.name, args.format)
-    job = Job(method, params, inputs, args.post, args.max_pixels, args.overwrite)
-    done, failed = run_files(job, [f for f, _ in files], outputs, args.progress)
-    return report(args, method.name, done, failed)
-
-
-def report(args, method: str, done: list[dict], failed: list[dict]) -> int:
-    lines = [f"wrote {d['output']}  ({d['seconds']:.2f} s)" for d in done]
-    for f in failed:
-        print(f"tinct: error: {f['error']}", file=sys.stderr)
-    if len(done) + len(failed) > 1:
-        lines.append(f"{len(done)} written, {len(failed)} failed")
-    emit(args, {"method": method, "written": done, "failed": failed}, lines)
-    return 2 if failed else 0
+    outputs = output_paths(files, args.output, job.method.name, parse_suffix(args.format, "--format"))
+    done, failed = run_files(job, [(f, o) for (f, _), o in zip(files, outputs)],
+                             progress=lambda it: progress(it, len(files), job.method.name, args.progress))
+    return report(args, job.method.name, done, failed)

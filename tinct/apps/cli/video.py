@@ -10,9 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from tinct.apps.cli._common import add_method_options, emit
-from tinct.apps.cli._run import check_inputs, read_side_input
-from tinct.registry import get_method
+from tinct.apps.cli._common import add_method_options, emit, pixel_count
 
 
 def add_parser(sub) -> None:
@@ -40,7 +38,7 @@ def add_parser(sub) -> None:
     p.add_argument("--restart", action="store_true", help="discard chunks cached by an earlier, different run")
     p.add_argument("--keep-parts", action="store_true", help="keep OUT.parts/ (the chunk cache) after success")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
-    add_method_options(p, "colorize", "auto")
+    add_method_options(p, "colorize")
     p.set_defaults(func=run)
 
 
@@ -67,20 +65,19 @@ class _Bar:
 
 
 def run(args) -> int:
+    from tinct.pipeline import make_job
     from tinct.video import VideoJob, colorize_video
 
-    name = "exemplar" if args.reference and args.method == "auto" else args.method  # as `tinct colorize`
-    method = get_method(name, "colorize")
-    params = method.parse(args.param)
-    reference = read_side_input(args.reference, args.max_pixels)
-    check_inputs(method, {"reference": reference})
+    pjob = make_job(args.method, "colorize", inputs={"reference": args.reference}, params=args.param, post=args.post,
+                    max_pixels=pixel_count(args.max_pixels) if args.max_pixels else None)
+    method, params, reference = pjob.method, pjob.params, pjob.inputs.get("reference")
     src = Path(args.input)
     dst = Path(args.output) if args.output else Path.cwd() / f"{src.stem}.{method.name}.mp4"
     job = VideoJob(method, params, reference=reference, reference_path=args.reference, consistency=args.consistency,
                    strength=args.strength, keyframe_interval=args.keyframe_interval, cut_threshold=args.cut_threshold,
                    chunk_frames=args.chunk_frames, crf=args.crf, preset=args.preset, post=args.post)
     bar = _Bar(args.progress or sys.stderr.isatty(), method.name, force=args.progress)
-    kwargs = {"max_pixels": args.max_pixels} if args.max_pixels else {}
+    kwargs = {"max_pixels": pjob.max_pixels}
     try:
         summary = colorize_video(src, dst, job, overwrite=args.overwrite, restart=args.restart,
                                  keep_parts=args.keep_parts, progress=bar, **kwargs)

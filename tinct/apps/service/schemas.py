@@ -36,6 +36,8 @@ class MethodInputs(BaseModel):
     mask: bool
     scribbles: Literal["required", "optional", "none"]
     extra: list[str] = []
+    declared: dict[str, dict[str, Any]] = Field(default_factory=dict,
+                                                description="Every input the method declares, by name.")
 
 
 class MethodInfo(BaseModel):

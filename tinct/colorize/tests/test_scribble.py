@@ -338,8 +338,8 @@ def test_prior_by_method_name():
 
 def test_registered_with_required_scribbles():
     m = get_method("scribble", "colorize")
-    assert m.scribbles == "required"
-    assert "scribble_mask" in m.extra_inputs
+    assert m.need("scribbles") == "required"
+    assert m.input("scribble_mask").kind == "mask"
     with pytest.raises(ParameterError, match="prior_weight"):
         m(_two_regions(), scribbles=np.zeros((24, 32, 3)), prior_weight=-1.0)
 

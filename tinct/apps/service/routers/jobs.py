@@ -90,13 +90,13 @@ def parse_post(text: str) -> str | None:
 
 def check_needs(method: Method, given: dict[str, UploadFile | None]) -> None:
     """Refuse a missing required input, or an input the method does not use."""
-    for role, need in (("reference", method.reference), ("scribbles", method.scribbles)):
+    for role, need in (("reference", method.need("reference")), ("scribbles", method.need("scribbles"))):
         if need == "required" and given.get(role) is None:
             raise _bad(f"{role}: method {method.name!r} needs a {role} image")
         if need == "none" and given.get(role) is not None:
             raise _bad(f"{role}: method {method.name!r} does not use a {role} image")
     for role in ("mask", "reference_mask"):
-        if given.get(role) is not None and not method.mask:
+        if given.get(role) is not None and method.need(role) == "none":
             raise _bad(f"{role}: method {method.name!r} does not use masks")
     if given.get("reference_mask") is not None and given.get("reference") is None:
         raise _bad("reference_mask: given without a reference image")

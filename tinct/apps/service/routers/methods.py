@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter, Depends, Request
 
 from tinct.apps.service.deps import require_token
@@ -13,15 +11,9 @@ from tinct.registry import Method, list_methods
 router = APIRouter(tags=["methods"], dependencies=[Depends(require_token)])
 
 
-#: Free-form string parameters with these names (or endings) name files on the server.
-FILE_PARAM = re.compile(r"^(weights|prototxt|database|db|checkpoint|model)$|(_path|_file|_dir|_weights|_db)$")
-
-
 def server_only(method: Method, allow_path_params: bool) -> list[str]:
-    """Parameters web clients may not set: free-form strings that name files on the server."""
-    if allow_path_params:
-        return []
-    return [p.name for p in method.params if p.type == "str" and not p.choices and FILE_PARAM.search(p.name)]
+    """Parameters web clients may not set: those the registry marks as naming files (``Param(path=True)``)."""
+    return [] if allow_path_params else list(method.path_params)
 
 
 def path_like(value: str) -> bool:
@@ -31,6 +23,11 @@ def path_like(value: str) -> bool:
 
 def describe(method: Method, allow_path_params: bool) -> MethodInfo:
     schema = method.schema()
+    # The page's form reads the three upload roles it offers; every declared input is listed too.
+    schema["inputs"] = {"reference": method.need("reference"), "mask": method.need("mask") != "none",
+                        "scribbles": method.need("scribbles"),
+                        "extra": [i.key for i in method.inputs if i.key not in ("reference", "mask", "scribbles")],
+                        "declared": schema["inputs"]}
     hidden = server_only(method, allow_path_params)
     schema["params"] = {k: v for k, v in schema["params"].items() if k not in hidden}
     return MethodInfo(**schema, server_only_params=hidden)

@@ -27,20 +27,6 @@ def upload_path(job_dir: Path, role: str) -> Path:
     return job_dir / f"{role}.upload"
 
 
-def method_kwargs(method, pixels: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for the method from the side inputs: a transfer's image mask is ``target_mask``."""
-    kwargs: dict[str, Any] = {}
-    if pixels.get("reference") is not None:
-        kwargs["reference"] = pixels["reference"]
-    if pixels.get("scribbles") is not None:
-        kwargs["scribbles"] = pixels["scribbles"]
-    if pixels.get("mask") is not None:
-        kwargs["target_mask" if method.kind == "transfer" else "mask"] = pixels["mask"]
-    if pixels.get("reference_mask") is not None:
-        kwargs["reference_mask"] = pixels["reference_mask"]
-    return kwargs
-
-
 def _report(job_dir: Path, progress: float, stage: str) -> None:
     tmp = job_dir / f".{PROGRESS_NAME}.{os.getpid()}"
     tmp.write_text(json.dumps({"progress": progress, "stage": stage}))
@@ -63,30 +49,13 @@ def execute(job_dir: str, method_name: str, params: dict, post: str | None, inpu
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
-        from tinct.io import read_image, write_image
-        from tinct.registry import get_method
+        from tinct.pipeline import make_job, run_file
 
-        _report(folder, 0.05, "reading")
-        method = get_method(method_name)
-        image = read_image(upload_path(folder, "image"), max_pixels=max_pixels)
-        side = {role: read_image(upload_path(folder, role), max_pixels=max_pixels).pixels
-                for role in inputs if role != "image"}
-        t1 = time.perf_counter()
-        timings["read_s"] = t1 - t0
-        _report(folder, 0.15, "running")
-        result = method(image.pixels, **method_kwargs(method, side), **params)
-        t2 = time.perf_counter()
-        timings["method_s"] = t2 - t1
-        if post:
-            from tinct.post import apply_post
-
-            _report(folder, 0.85, "post-processing")
-            result = apply_post(result, post, keep_lightness_of=image.pixels if method.kind == "colorize" else None)
-        t3 = time.perf_counter()
-        timings["post_s"] = t3 - t2
-        _report(folder, 0.9, "writing")
-        write_image(folder / RESULT_NAME, result, like=image, alpha=image.alpha, overwrite=True)
-        timings["write_s"] = time.perf_counter() - t3
+        job = make_job(method_name, _kind(method_name), params=params, post=post, max_pixels=max_pixels,
+                       overwrite=True, inputs={role: upload_path(folder, role) for role in inputs if role != "image"})
+        record = run_file(job, upload_path(folder, "image"), folder / RESULT_NAME,
+                          stage=lambda progress, stage: _report(folder, progress, stage))
+        timings.update(record["timings"])
         timings["run_s"] = time.perf_counter() - t0
         return {"ok": True, "timings": timings}
     except TinctError as exc:
@@ -97,6 +66,12 @@ def execute(job_dir: str, method_name: str, params: dict, post: str | None, inpu
         traceback.print_exc()
         return {"ok": False, "error": f"internal error: {type(exc).__name__}: {_scrub(str(exc), folder)}",
                 "timings": timings}
+
+
+def _kind(method_name: str) -> str:
+    from tinct.registry import get_method
+
+    return get_method(method_name).kind
 
 
 def _scrub(message: str, folder: Path) -> str:

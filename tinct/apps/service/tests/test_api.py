@@ -383,7 +383,7 @@ def test_file_parameters_stay_on_the_server():
     from tinct.registry import Method, Param
 
     m = Method("demo", "colorize", lambda image, **kw: image, "demo", params=(
-        Param("weights", "str", None, "a file"), Param("prior_path", "str", None, "a file"),
+        Param("weights", "str", None, "a file", path=True), Param("prior_path", "str", None, "a file", path=True),
         Param("prior", "str", "none", "a method name"), Param("mode", "str", "a", "choice", choices=("a", "b"))))
     assert server_only(m, False) == ["weights", "prior_path"] and server_only(m, True) == []
     info = describe(m, False)
