@@ -5,9 +5,9 @@ taken from the true photo, at 0.5 %, 1 % and 5 % pixel coverage; PSNR (RGB, 8 bi
 gray image (ab = 0, the input's L) as baseline.
 
 Speed: one image scaled to 0.25, 1, 4 and 12 MP with 1 % coverage, the whole ``scribble()`` call (weights,
-matrix, solve, colour conversion) with tinct's two solvers (SuperLU in nested-dissection order, one factorisation
-for both channels; smoothed-aggregation-AMG-preconditioned BiCGStab, one hierarchy for both channels) and a plain
-SciPy direct solve (``spsolve`` once per channel on the same matrix, the
+matrix, solve, colour conversion) with tinct's solvers (``auto``: exact up to 1.5 MP, a proxy solve above;
+``direct``: multifrontal LU in nested-dissection order; ``superlu``: SciPy's SuperLU in the same order, one
+factorisation for both channels) and a plain SciPy direct solve (``spsolve`` once per channel on the same matrix, the
 "vectorised SciPy" baseline of the issue). Every run is a fresh subprocess, so the peak
 RSS column is that run's own. Wall and CPU seconds are both printed: CPU time is the fairer number on a
 shared machine.
@@ -21,6 +21,7 @@ shared machine.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -133,8 +134,9 @@ def one(mp: float, solver: str, again: bool = False) -> None:
     """Run one timing in this process and print a JSON line (``again``: and time a second, identical call)."""
     import cv2
 
-    from tinct.colorize import scribble as S
     from tinct.io import read_image
+
+    S = importlib.import_module("tinct.colorize.scribble")  # tinct.colorize.scribble, the attribute, is the function
 
     truth = read_image(KODAK / "kodim05.jpg").pixels
     s = np.sqrt(mp * 1e6 / (truth.shape[0] * truth.shape[1]))
@@ -142,7 +144,7 @@ def one(mp: float, solver: str, again: bool = False) -> None:
     gray = gray_of(truth)
     mask = strokes(gray.shape, 0.01, np.random.default_rng(0))
     w0, c0 = time.perf_counter(), time.process_time()
-    if solver in ("auto", "direct", "superlu", "amg"):
+    if solver in ("auto", "direct", "superlu"):
         out = S.scribble(gray, scribbles=truth, scribble_mask=mask, solver=solver)
     else:  # the plain baseline: same matrix, SciPy spsolve per channel
         import scipy.sparse.linalg as sla
@@ -158,7 +160,7 @@ def one(mp: float, solver: str, again: bool = False) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res = {"mp": gray.size / 1e6, "solver": solver, "wall": wall, "cpu": cpu, "rss_mb": rss,
            "shape": list(gray.shape), "ok": bool(np.isfinite(out).all())}
-    if again and solver in ("auto", "direct", "superlu", "amg"):
+    if again and solver in ("auto", "direct", "superlu"):
         # The same call again in this process: imports, Numba's cached machine code and first-touch memory
         # are paid by the first call only (a long-running process sees this time).
         w0, c0 = time.perf_counter(), time.process_time()
@@ -169,19 +171,17 @@ def one(mp: float, solver: str, again: bool = False) -> None:
 
 NAMES = {"auto": "tinct auto (exact to 1.5 MP; above, a 1.5 MP proxy + guided upsampling)",
          "direct": "tinct direct (ND multifrontal LU, 1 factorisation)",
-         "superlu": "tinct superlu (ND SuperLU, 1 factorisation)", "amg": "tinct amg (SA-AMG + BiCGStab)",
+         "superlu": "tinct superlu (ND SuperLU, 1 factorisation)",
          "spsolve": "SciPy spsolve x 2 (baseline)"}
 
 
-def speed(sizes: list[float], direct_max: float, spsolve_max: float, timeout: int, amg_max: float = 4.0,
-          superlu_max: float = 1.0) -> None:
+def speed(sizes: list[float], direct_max: float, spsolve_max: float, timeout: int, superlu_max: float = 1.0) -> None:
     rows = []
     for mp in sizes:
-        for solver in ("auto", "direct", "superlu", "amg", "spsolve"):
+        for solver in ("auto", "direct", "superlu", "spsolve"):
             if solver == "spsolve" and spsolve_max <= 0:
                 continue
-            limit = {"spsolve": spsolve_max, "direct": direct_max, "superlu": superlu_max,
-                     "amg": amg_max}.get(solver, float("inf"))
+            limit = {"spsolve": spsolve_max, "direct": direct_max, "superlu": superlu_max}.get(solver, float("inf"))
             if mp > limit:
                 rows.append((mp, solver, None))
                 continue
@@ -215,13 +215,11 @@ def main() -> None:
     ap.add_argument("--space", default="yiq", choices=("yiq", "lab"))
     ap.add_argument("--sizes", default="0.25,1,4,12")
     ap.add_argument("--direct-max", type=float, default=4.0, help="largest MP tinct's direct solver is run at")
-    ap.add_argument("--amg-max", type=float, default=4.0,
-                    help="largest MP the full-resolution AMG solve is run at (at 12 MP it needs > 400 iterations)")
     ap.add_argument("--superlu-max", type=float, default=1.0, help="largest MP the SuperLU solver is run at")
     ap.add_argument("--spsolve-max", type=float, default=1.0, help="largest MP the spsolve baseline is run at")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per timing run")
     ap.add_argument("--one", default=None, metavar="MP:SOLVER",
-                    help="one timing in this process, e.g. 1:auto (solvers: auto, direct, superlu, amg, spsolve)")
+                    help="one timing in this process, e.g. 1:auto (solvers: auto, direct, superlu, spsolve)")
     ap.add_argument("--again", action="store_true", help="with --one: also time a second, identical call")
     args = ap.parse_args()
     if args.one:
@@ -234,7 +232,7 @@ def main() -> None:
     if args.quality or both:
         quality(args.limit, args.space)
     if args.speed or both:
-        speed([float(s) for s in args.sizes.split(",")], args.direct_max, args.spsolve_max, args.timeout, args.amg_max,
+        speed([float(s) for s in args.sizes.split(",")], args.direct_max, args.spsolve_max, args.timeout,
               args.superlu_max)
 
 

@@ -288,12 +288,3 @@ _SMALL = 32  # fronts eliminating at most this many pixels are factorised with l
 
 
 _TINY = 1e-30  # fronts' entries below this are dropped: products of them would be subnormal (and slow)
-
-
-@njit(cache=True)
-def _flush(a):
-    """Zero the entries of ``a`` below ``_TINY`` in magnitude (the system's entries are O(1))."""
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            if abs(a[i, j]) < _TINY:
-                a[i, j] = 0.0

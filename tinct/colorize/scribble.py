@@ -27,9 +27,6 @@ the system is solved once for both chroma channels, by one of:
 * ``'superlu'``: SciPy's SuperLU on the CSR system of the unscribbled pixels
   (:func:`build_system`, :func:`solve`) in the same nested-dissection order
   without pivoting; exact too, but slower and larger (below).
-* ``'amg'``: BiCGStab to a relative residual of 1e-6, preconditioned by
-  smoothed-aggregation AMG (:func:`amg_hierarchy`); far less memory than the
-  factors, but its iteration count grows with the image (below).
 
 :func:`build_system` computes the affinities and writes the CSR arrays in two
 Numba passes (bands of rows in threads; about 0.1 s at 1 MP against 1 s for
@@ -39,20 +36,20 @@ the NumPy version it replaced, with bit-identical entries).
 the same system on an area-downscaled 1.5 MP proxy (a proxy pixel covering any
 scribble is scribbled with their mean chroma) and brings the chroma back by
 joint bilateral upsampling guided by the full-resolution L, keeping the
-scribbled pixels' own colours, where the full-size AMG solve had not
-converged after 400 iterations at 12 MP (25 CPU minutes) and the full-size
-direct solve needs about 0.8 GB per megapixel (3.15 GB at 4 MP). On a test image the
-proxy's chroma is within a median 1.1 a/b units of the exact solve.
-``'direct'``, ``'superlu'`` and ``'amg'`` always solve at full resolution.
+scribbled pixels' own colours, because the full-size direct solve needs
+about 0.8 GB per megapixel (3.15 GB at 4 MP). On a test image the proxy's
+chroma is within a median 1.1 a/b units of the exact solve. ``'direct'`` and
+``'superlu'`` always solve at full resolution.
 
-The system is hard for iterative methods: in flat areas the reference's
-``c_r`` floor turns every 8-bit quantisation step into a near-cut, so the
-matrix is badly conditioned and a residual of 1e-5 still leaves chroma errors
-around 1e-3 at 1 MP; 1e-6 is kept (errors ~3e-4 against the direct solve).
-Measured on kodim05 scaled, 1 % strokes (``benchmarks/scribble.py``): BiCGStab
-needs 13 iterations per channel at 0.25 MP, 28-29 at 1 MP and 101 at 4 MP,
-so AMG is slower than the direct solvers at 1 MP (15.5 CPU s) and
-does not converge within 400 iterations at 12 MP. The same near-cuts defeat a
+No iterative solver is offered, because the system is hard for them: in flat
+areas the reference's ``c_r`` floor turns every 8-bit quantisation step into a
+near-cut, so the matrix is badly conditioned and a relative residual of 1e-6
+is needed for chroma errors around 3e-4. Smoothed-aggregation AMG [2]_ with
+BiCGStab to that residual (kodim05 scaled, 1 % strokes) took 7.4 CPU s at
+0.25 MP and 39 CPU s at 1 MP (PyAMG's ``smoothed_aggregation_solver``, 46-83
+iterations per channel) against 1.5 and 3.5 s for ``'direct'``, with more
+memory, and a hierarchy tuned for this system still needed 101 iterations at
+4 MP and did not converge within 400 at 12 MP. The same near-cuts defeat a
 cascadic solve (the proxy's solution upsampled, then Gauss-Seidel at full
 size): from the 0.25 MP proxy's solution (RMS 9e-3 from the exact one at
 1 MP) 200 symmetric sweeps (5 s) only reach RMS 9e-3 / max 6e-2.
@@ -92,7 +89,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinct._threads import available_cpus, available_memory, over_ranges
-from tinct.errors import ParameterError, TinctError
+from tinct.errors import ParameterError
 from tinct.pixels import check_image, split_alpha, to_float_rgb
 from tinct.registry import Input, Param, register
 
@@ -100,10 +97,7 @@ from tinct.registry import Input, Param, register
 _RGB2YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ2RGB = np.linalg.inv(_RGB2YIQ)
 
-_RTOL = 1e-6  # relative residual of the iterative solve: ~1e-4 chroma error at 1 MP (1e-5 leaves ~1e-3)
-_MAXITER = 400
-_DIRECT_MAX = 1_500_000  # solve(solver='auto'): SuperLU up to here (~2 GB of factors at 1.5 MP), AMG above;
-# scribble(solver='auto'): solve_grid up to here (~1.5 GB of factors), a proxy of this size above
+_DIRECT_MAX = 1_500_000  # scribble(solver='auto'): solve_grid up to here (~1.5 GB of factors), a proxy this size above
 _PROXY_MP = _DIRECT_MAX / 1e6  # scribble(solver='auto'): the largest proxy is the largest direct solve
 
 
@@ -239,7 +233,7 @@ def _check_memory(need: float, pixels: int) -> None:
     free = available_memory()
     if free is not None and need > free:
         raise ParameterError(f"solver: the exact solve of {pixels / 1e6:.1f} MP needs about {need / 2**30:.1f} GB, "
-                             f"{free / 2**30:.1f} GB is available; use solver='auto' (a proxy solve) or 'amg'")
+                             f"{free / 2**30:.1f} GB is available; use solver='auto' (a proxy solve)")
 
 
 def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, threads: int | None = None) -> np.ndarray:
@@ -385,9 +379,11 @@ def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, thre
     return x.reshape(rhs.shape)
 
 
-def solve(A, rhs: np.ndarray, solver: str = "auto", x0: np.ndarray | None = None,
-          fixed: np.ndarray | None = None) -> np.ndarray:
-    """Solve ``A X = rhs`` for every column of ``rhs`` with one factorisation or one AMG hierarchy.
+def solve(A, rhs: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:
+    """Solve ``A X = rhs`` for every column of ``rhs`` with one SuperLU factorisation.
+
+    For a whole image :func:`solve_grid` computes the same solution faster;
+    :func:`scribble` uses this function for ``solver='superlu'``.
 
     Parameters
     ----------
@@ -395,170 +391,32 @@ def solve(A, rhs: np.ndarray, solver: str = "auto", x0: np.ndarray | None = None
         Square, non-singular and row diagonally dominant (as :func:`build_system`
         makes it), so LU needs no pivoting.
     rhs : (n, C) ndarray
-    solver : {'auto', 'direct', 'amg'}
-        ``'direct'``: SuperLU, factorised once (in nested-dissection order
-        when ``fixed`` gives the grid, without pivoting) and reused for every
-        column. ``'amg'``: BiCGStab preconditioned by a smoothed-aggregation
-        AMG V-cycle (PyAMG, :func:`amg_hierarchy`), one hierarchy for every
-        column, relative residual 1e-6; far less memory than the factors. ``'auto'``: direct up to
-        1.5 million unknowns, AMG above. (For a whole image, :func:`solve_grid`
-        computes the direct solution faster; :func:`scribble` uses it for
-        ``solver='direct'`` and this function's SuperLU for ``'superlu'``.)
-    x0 : (n, C) ndarray, optional
-        Initial guess for ``'amg'``.
     fixed : (H, W) bool ndarray, optional
         The scribble mask ``A`` was built with (its unknowns are the other
-        pixels in raster order); enables the nested-dissection order.
+        pixels in raster order); enables the nested-dissection order, without
+        pivoting. Without it, SuperLU's own order and pivoting.
 
     Returns
     -------
     (n, C) float64 ndarray
     """
+    import scipy.sparse.linalg as sla
+
     if A.shape[0] == 0:
         return np.zeros_like(rhs)
-    if solver == "auto":
-        solver = "direct" if A.shape[0] <= _DIRECT_MAX else "amg"
-    if solver == "direct":
-        import scipy.sparse.linalg as sla
-
-        if fixed is None:
-            return sla.splu(A.tocsc()).solve(np.ascontiguousarray(rhs))
-        h, w = fixed.shape
-        unknown = np.full(h * w, -1, np.int64)
-        unknown[~fixed.ravel()] = np.arange(A.shape[0])
-        perm = unknown[nested_dissection(h, w)]
-        perm = perm[perm >= 0]
-        Ap = A[perm][:, perm].tocsc()
-        lu = sla.splu(Ap, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-        del Ap
-        out = np.empty_like(rhs)
-        out[perm] = lu.solve(np.ascontiguousarray(rhs[perm]))
-        return out
-    if solver != "amg":
-        raise ParameterError(f"solver: expected 'auto', 'amg' or 'direct', got {solver!r}")
-    from threadpoolctl import threadpool_limits
-
-    # BiCGStab's inner products go to BLAS: threads spinning on a 2-core machine doubled the solve time.
-    with threadpool_limits(1):
-        return _solve_amg(A, rhs, x0)
-
-
-def _solve_amg(A, rhs, x0):
-    ml = amg_hierarchy(A)
+    if fixed is None:
+        return sla.splu(A.tocsc()).solve(np.ascontiguousarray(rhs))
+    h, w = fixed.shape
+    unknown = np.full(h * w, -1, np.int64)
+    unknown[~fixed.ravel()] = np.arange(A.shape[0])
+    perm = unknown[nested_dissection(h, w)]
+    perm = perm[perm >= 0]
+    Ap = A[perm][:, perm].tocsc()
+    lu = sla.splu(Ap, permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    del Ap
     out = np.empty_like(rhs)
-    for c in range(rhs.shape[1]):
-        b = rhs[:, c]
-        if not b.any() and (x0 is None or not x0[:, c].any()):
-            out[:, c] = 0.0
-            continue
-        guess = None if x0 is None else x0[:, c]
-        residuals: list[float] = []
-        out[:, c] = ml.solve(b, x0=guess, tol=_RTOL, accel="bicgstab", maxiter=_MAXITER, residuals=residuals)
-        if residuals and residuals[-1] > 1e-3 * max(residuals[0], np.linalg.norm(b)):
-            raise TinctError(f"scribble: the AMG solver did not converge (residual {residuals[-1]:.2g}); try solver=direct")
+    out[perm] = lu.solve(np.ascontiguousarray(rhs[perm]))
     return out
-
-
-def amg_hierarchy(A, theta: float = 0.25, omega: float = 4.0 / 3.0, max_coarse: int = 2000, max_levels: int = 12):
-    """Smoothed-aggregation AMG hierarchy for the (non-symmetric) scribble system, built with little memory.
-
-    PyAMG's ``smoothed_aggregation_solver(symmetry='nonsymmetric')`` with
-    classical strength (theta 0.25), Jacobi-smoothed prolongation and
-    restriction with row-local weights, and candidate vectors improved by
-    relaxation, written out level by level so that no transposed copy of ``A``,
-    no ``|A|`` and no BSR copies are made and the Galerkin product is formed by
-    blocks (at 12 MP the whole ``scribble()`` call reached 8.2 GB resident with
-    PyAMG's own setup, 5.7 GB with this one), and PyAMG's Arnoldi estimate of
-    the spectral radius (85 % of its setup time) is not needed. On a 1 MP
-    Kodak image: 2.2 s setup and 28-29 BiCGStab iterations per channel, against
-    74-92 for the Ruge-Stueben hierarchy used before; the count grows with the
-    image size on this problem (see the module docstring). The hierarchy:
-
-    * aggregates of strongly connected unknowns (``|a_ij| >= theta max_k |a_ik|``),
-      so that they do not cross luminance edges, whose affinities are orders of
-      magnitude below a row's largest;
-    * tentative prolongation ``T`` from the near-null vector (constants, relaxed
-      by 4 symmetric Gauss-Seidel sweeps on ``A b = 0``); ``TH`` likewise from
-      relaxed ``A^T`` (Jacobi);
-    * ``P = T - omega D^-1 A T`` and ``R = (TH - omega Dt^-1 A^T TH)^T`` with
-      ``D``, ``Dt`` the row / column sums of ``|A|``; ``A_c = R A P``;
-    * Gauss-Seidel forward before and backward after; SuperLU on the coarsest level.
-
-    Returns
-    -------
-    pyamg.multilevel.MultilevelSolver
-    """
-    import scipy.sparse as sp
-    from pyamg import amg_core
-    from pyamg.aggregation import standard_aggregation
-    from pyamg.multilevel import MultilevelSolver
-    from pyamg.relaxation.smoothing import change_smoothers
-    from pyamg.strength import classical_strength_of_connection
-
-    def tentative(agg, b):
-        counts = np.diff(agg.indptr)
-        rows = np.repeat(np.arange(agg.shape[0]), counts)
-        j = agg.indices
-        norms = np.sqrt(np.bincount(j, b[rows] ** 2, minlength=agg.shape[1]))
-        norms[norms == 0] = 1.0
-        return sp.csr_matrix((b[rows] / norms[j], j, agg.indptr), shape=agg.shape), norms
-
-    A = sp.csr_matrix(A, dtype=np.float64)
-    A.sort_indices()
-    levels = []
-    b = np.ones(A.shape[0])
-    bh = np.ones(A.shape[0])
-    while True:
-        level = MultilevelSolver.Level()
-        level.A = A
-        levels.append(level)
-        n = A.shape[0]
-        if n <= max_coarse or len(levels) >= max_levels:
-            break
-        C = classical_strength_of_connection(A, theta=theta)
-        agg = standard_aggregation(C)[0].tocsr()
-        del C
-        if agg.shape[1] == 0 or agg.shape[1] >= n:
-            break
-        zero = np.zeros(n)
-        for _ in range(4):  # improve the candidates: b towards A b = 0, bh towards A^T bh = 0
-            amg_core.gauss_seidel(A.indptr, A.indices, A.data, b, zero, 0, n, 1)
-            amg_core.gauss_seidel(A.indptr, A.indices, A.data, b, zero, n - 1, -1, -1)
-        diag = A.diagonal()
-        if np.count_nonzero(A.data > 0) == np.count_nonzero(diag > 0) == n:  # an M-matrix (the finest level):
-            ones = np.ones(n)  # row and column sums of |A| without a copy of A
-            d_row = 2.0 * diag - A @ ones
-            d_col = 2.0 * diag - A.T @ ones
-        else:
-            absA = abs(A)
-            d_row = np.asarray(absA.sum(axis=1)).ravel()
-            d_col = np.asarray(absA.sum(axis=0)).ravel()
-            del absA
-        for _ in range(4):
-            bh -= (2.0 / 3.0) * (A.T @ bh) / diag
-        T, b_coarse = tentative(agg, b)
-        TH, bh_coarse = tentative(agg, bh)
-        del agg
-        AT = A @ T
-        AT.data *= np.repeat(omega / d_row, np.diff(AT.indptr))
-        P = (T - AT).tocsr()
-        del AT, T
-        THt = TH.T.tocsr()
-        del TH
-        THtA = THt @ A
-        THtA.data *= (omega / d_col)[THtA.indices]
-        R = (THt - THtA).tocsr()
-        del THtA, THt
-        level.P, level.R = P, R
-        # A_c = R A P by blocks of rows of R: the n x n_c product A P alone would take 1.4 GB at 12 MP.
-        step = max(1, R.shape[0] // 8)
-        A = sp.vstack([(R[i : i + step] @ A) @ P for i in range(0, R.shape[0], step)], format="csr")
-        A.sort_indices()
-        b, bh = b_coarse, bh_coarse
-    ml = MultilevelSolver(levels, coarse_solver="splu")
-    change_smoothers(ml, presmoother=("gauss_seidel", {"sweep": "forward"}),
-                     postsmoother=("gauss_seidel", {"sweep": "backward"}))
-    return ml
 
 
 def parse_scribbles(image_rgb: np.ndarray, scribbles, scribble_mask=None, tolerance: float = 0.05):
@@ -642,16 +500,16 @@ def _propagate(luma, mask, known, prior_ab, lam, solver) -> np.ndarray:
         chroma = solve_grid(luma, mask, rhs, lam).astype(np.float32)
         chroma[mask] = known[mask]
         return chroma
-    if solver == "superlu":
-        solver = "direct"
-        _check_memory(2100 * luma.size, luma.size)  # SuperLU's factors: 2.06 GB measured at 1 MP
+    if solver != "superlu":
+        raise ParameterError(f"solver: expected 'auto', 'direct' or 'superlu', got {solver!r}")
+    _check_memory(2100 * luma.size, luma.size)  # SuperLU's factors: 2.06 GB measured at 1 MP
     A, coupling = build_system(luma, mask, lam)
     rhs = coupling(known)
     del coupling
     free = ~mask
     if prior_ab is not None and lam > 0:
         rhs += lam * prior_ab[free]
-    x = solve(A, rhs, solver, x0=None if prior_ab is None else prior_ab[free].astype(np.float64), fixed=mask)
+    x = solve(A, rhs, fixed=mask)
     del A, rhs
     chroma = known.copy()
     chroma[free] = x
@@ -666,7 +524,7 @@ def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixel
     upsampling guided by the full-resolution L (as the CNN colorizers do), and
     the scribbled pixels keep their own colours exactly. Time and memory stay
     those of a 1.5 MP direct solve plus a few full-size arrays, where the
-    full-size iterative solve needs hundreds of iterations at 12 MP.
+    full-size exact solve needs about 0.8 GB per megapixel.
     """
     from tinct.colorize.upsample import joint_bilateral_upsample, resize
 
@@ -693,10 +551,9 @@ def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixel
         Param("tolerance", "float", 0.05, "A marked pixel is a scribble when sum |marked - gray| over RGB exceeds this.",
               min=0.0, max=3.0),
         Param("solver", "str", "auto", "direct: multifrontal LU in nested-dissection order (exact, ~1 GB per MP); "
-              "superlu: SciPy's SuperLU in the same order (exact, slower); amg: smoothed-aggregation-preconditioned "
-              "BiCGStab (less memory, slow above 4 MP); auto: direct up to 1.5 MP, above that solved on a 1.5 MP "
-              "proxy and upsampled guided by the full-resolution L.",
-              choices=("auto", "amg", "direct", "superlu")),
+              "superlu: SciPy's SuperLU in the same order (exact, slower); auto: direct up to 1.5 MP, above that "
+              "solved on a 1.5 MP proxy and upsampled guided by the full-resolution L.",
+              choices=("auto", "direct", "superlu")),
         Param("proxy_megapixels", "float", _PROXY_MP, "solver=auto: images above this size are solved on a proxy of this "
               "size and upsampled guided by L (smaller = faster, further from the exact solve).", min=0.001, max=_PROXY_MP),
         Param("prior", "str", "none", "Automatic colorization method used as a soft prior away from scribbles, or none."),
@@ -738,12 +595,11 @@ def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, spa
         reference uses 0.01; 0.05 ignores JPEG noise in a marked copy, and
         near-neutral small differences count as noise (see
         :func:`parse_scribbles`).
-    solver : {'auto', 'direct', 'superlu', 'amg'}
+    solver : {'auto', 'direct', 'superlu'}
         ``'direct'``: the exact solve by :func:`solve_grid` (multifrontal LU,
         about 0.8 GB of memory per megapixel). ``'superlu'``: the same
         solution through SciPy's SuperLU (:func:`solve`), about 4.5 times
-        slower at 1 MP. ``'amg'``: iterative, to a relative residual of 1e-6
-        (see the module docstring). ``'auto'`` solves images up to 1.5 MP
+        slower at 1 MP. ``'auto'`` solves images up to 1.5 MP
         exactly (``'direct'``: at 1 MP on 2 cores about 2 s once the
         process is warm, 3.3-3.8 s for a first call in a fresh process; the
         same solution as SuperLU within 2.5e-13); larger ones are solved on

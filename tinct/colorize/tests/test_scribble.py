@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,6 @@ from tinct.color.gray import rgb2lightness
 from tinct.color.lab import rgb2lab
 from tinct.colorize.scribble import (
     affinity_weights,
-    amg_hierarchy,
     build_system,
     nested_dissection,
     scribble,
@@ -178,7 +179,7 @@ def test_weights_match_reference_loop():
     np.testing.assert_allclose(ours.sum(axis=0), 1.0, atol=1e-6)
 
 
-def test_amg_agrees_with_direct_solve():
+def test_superlu_solve_agrees_with_spsolve():
     rng = np.random.default_rng(2)
     y = np.clip(np.cumsum(rng.normal(0, 0.05, (120, 160)), axis=1) * 0.2 + 0.5, 0, 1)
     y = np.round(y * 255) / 255  # 8-bit steps: the quantisation contours that make this system hard
@@ -190,18 +191,11 @@ def test_amg_agrees_with_direct_solve():
     import scipy.sparse.linalg as sla
 
     x_ref = np.stack([sla.spsolve(A.tocsc(), rhs[:, c]) for c in (0, 1)], axis=1)  # plain SciPy, per channel
-    ml = amg_hierarchy(A)
-    assert len(ml.levels) >= 3 and ml.levels[1].A.shape[0] < A.shape[0] / 3  # a real multigrid hierarchy
-    x_amg = solve(A, rhs, "amg")
-    x_nd = solve(A, rhs, "direct", fixed=fixed)  # nested dissection, no pivoting
-    x_lu = solve(A, rhs, "direct")  # SuperLU's own order
-    assert np.abs(x_amg - x_ref).max() < 1e-3
+    x_nd = solve(A, rhs, fixed=fixed)  # nested dissection, no pivoting
+    x_lu = solve(A, rhs)  # SuperLU's own order
     assert np.abs(x_nd - x_ref).max() < 1e-8
     assert np.abs(x_lu - x_ref).max() < 1e-8
     assert np.abs(x_ref).max() > 0.01  # the test means something: colour did propagate
-    # the cap on iterations is a real check: far too few iterations cannot reach the tolerance
-    b = rhs[:, 0]
-    assert np.abs(ml.solve(b, tol=1e-6, accel="bicgstab", maxiter=1) - x_ref[:, 0]).max() > 1e-3
 
 
 def test_nested_dissection_is_a_permutation():
@@ -345,7 +339,7 @@ def test_registered_with_required_scribbles():
 
 
 def test_large_images_are_solved_on_a_proxy_close_to_the_exact_solution(monkeypatch):
-    import tinct.colorize.scribble as sc
+    sc = importlib.import_module("tinct.colorize.scribble")  # the attribute tinct.colorize.scribble is the function
 
     rng = np.random.default_rng(4)
     h, w = 96, 128
@@ -379,7 +373,7 @@ def test_large_images_are_solved_on_a_proxy_close_to_the_exact_solution(monkeypa
 
 @pytest.mark.parametrize("solver", ["direct", "superlu"])
 def test_exact_solve_that_would_not_fit_in_memory_is_refused_before_allocating(monkeypatch, solver):
-    import tinct.colorize.scribble as S
+    S = importlib.import_module("tinct.colorize.scribble")  # the attribute tinct.colorize.scribble is the function
 
     gray = np.full((64, 80), 120, np.uint8)
     marked = np.repeat(gray[..., None], 3, axis=2)
