@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from tinct._callable import make_callable
-from tinct.colorize.cnn import auto, eccv16, siggraph17
+from tinct.colorize.cnn import auto, eccv16, siggraph17, suggest_colours
 from tinct.colorize.patchdb import patchdb
 from tinct.colorize.scribble import scribble
 from tinct.exemplar.superpixel import exemplar
@@ -32,6 +32,6 @@ def __call__(image: np.ndarray, method: str | None = None, **inputs_and_params: 
     return call("colorize", image, method, inputs_and_params)
 
 
-__all__ = ["auto", "eccv16", "exemplar", "patchdb", "scribble", "siggraph17"]
+__all__ = ["auto", "eccv16", "exemplar", "patchdb", "scribble", "siggraph17", "suggest_colours"]
 
 make_callable(__name__)

@@ -44,7 +44,7 @@ import numpy as np
 from tinct.color import DEFAULT_TEMPERATURE, annealed_mean, decode_mode, entropy, lab2rgb, rgb2lightness
 from tinct.errors import MissingWeightsError, ParameterError
 from tinct.pixels import check_image, output_dtype, restore, split_alpha
-from tinct.registry import Param, register
+from tinct.registry import Input, Param, register
 
 _COMMON = [
     Param("weights", "str", None, "Weights file (.pth, tinct .pt or .caffemodel); default: the registry's cached file.", path=True),
@@ -200,7 +200,8 @@ def _prepare(image, model: Model, input_size: int):
     return arr, lightness, l_in
 
 
-def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsample: str, return_extras: bool):
+def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsample: str, return_extras: bool,
+            regions=None):
     from tinct.colorize.upsample import bilinear_upsample, upsample_ab
 
     logits = out.get("logits")
@@ -209,6 +210,10 @@ def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsampl
     else:
         ab_low = decode(logits, model.bins, temperature)
     ab = upsample_ab(ab_low, lightness, upsample)
+    if regions:
+        from tinct.colorize.hints import apply_regions
+
+        ab = apply_regions(lightness, ab, regions)
     dtype = output_dtype(arr)
     result = _reattach(_assemble(lightness, ab, dtype), arr)
     if not return_extras:
@@ -225,9 +230,11 @@ def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsampl
 
 def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=None,
                  temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0, upsample="bilateral",
-                 backend="auto", head="logits", return_extras=False):
+                 backend="auto", head="logits", return_extras=False, hints=None, regions=None):
     """Colorize one image with a CNN; see :mod:`tinct.colorize.cnn` for the pipeline.
 
+    ``hints`` (an (N, 6) array of :func:`tinct.colorize.hints.parse_hints`) and ``regions`` (a list of
+    :func:`tinct.colorize.hints.parse_regions`) steer the colours (:mod:`tinct.colorize.hints`).
     Returns the image (caller's dtype, alpha kept) or, with ``return_extras``,
     ``(image, extras)`` where extras holds ``entropy`` (H, W) nats,
     ``mode`` (the image decoded with each pixel's most probable bin),
@@ -235,9 +242,78 @@ def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=N
     """
     model = load_model(arch, weights, prototxt=prototxt, backend=backend, device=device, threads=threads, head=head)
     arr, lightness, l_in = _prepare(image, model, input_size)
-    out = model.runner.run(l_in[None, None])
+    out = model.runner.run(l_in[None, None], hints=_hint_input(hints, regions, lightness.shape, l_in.shape))
     first = {k: v[0] for k, v in out.items()}
-    return _finish(arr, lightness, first, model, temperature, upsample, return_extras)
+    return _finish(arr, lightness, first, model, temperature, upsample, return_extras, regions=regions)
+
+
+def _hint_input(hints, regions, image_shape, net_shape):
+    """The network's hint channels for user hints and regions, or None when there are none."""
+    from tinct.colorize import hints as guidance
+
+    points = guidance.parse_hints(hints) if hints is not None else np.zeros((0, 6))
+    guidance.check_hints(points, image_shape)
+    if regions:
+        # Regions are composited exactly (apply_regions), not told to the network: outside a region the
+        # result must stay the automatic one, and the network spreads hints well beyond their mask.
+        guidance.check_regions(regions, image_shape)
+    if len(points) == 0:
+        return None
+    ab, mask = guidance.rasterize(points, image_shape, net_shape)
+    return ab[None], mask[None]
+
+
+def suggest_colours(image, x: float, y: float, k: int = 8, *, method: str = "auto", hints=None, weights=None,
+                    input_size: int = 0) -> list[dict]:
+    """The ``k`` most likely colours the network predicts at point (x, y) of ``image``, for a colour picker.
+
+    Parameters
+    ----------
+    image : ndarray
+        The gray (or colour) image, as for :func:`auto`.
+    x, y : float
+        Column and row in pixels of ``image``.
+    k : int
+        How many colours, 1..64.
+    method : {'auto', 'siggraph17'}
+        Which network; the others have no distribution to ask.
+    hints : optional
+        Hints already placed (the distribution at a point depends on them).
+
+    Returns
+    -------
+    list of dict
+        ``{"color": "#rrggbb", "probability": p, "ab": [a, b]}``, most probable first, each shown at
+        the image's own lightness at that point.
+
+    References
+    ----------
+    .. [1] R. Zhang et al., "Real-Time User-Guided Image Colorization with Learned Deep Priors",
+           SIGGRAPH 2017 (its interface suggests colours from the predicted distribution).
+    """
+    from tinct.colorize.hints import check_hints, suggestions_from_logits
+
+    if method not in ("auto", "siggraph17"):
+        raise ParameterError(f"method: suggestions come from auto or siggraph17, not {method!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 64:
+        raise ParameterError(f"k: expected an integer in 1..64, got {k!r}")
+    arch = "siggraph17" if method == "siggraph17" else None
+    if method == "auto" and weights is None:
+        from tinct.models import weights as registry
+
+        entry = registry.default_entry()
+        if entry is None:
+            raise MissingWeightsError("method 'auto': no default weights are installed")
+        weights, arch = str(registry.find(entry.name)), entry.arch
+    model = load_model(arch, weights, head="logits")
+    arr, lightness, l_in = _prepare(image, model, input_size)
+    point = np.array([[x, y, 0, 0, 0, 0]], np.float64)
+    if not (np.isfinite(point[0, 0]) and np.isfinite(point[0, 1])):
+        raise ParameterError(f"x, y: must be finite numbers, got ({x!r}, {y!r})")
+    check_hints(point, lightness.shape, "point")
+    out = model.runner.run(l_in[None, None], hints=_hint_input(hints, None, lightness.shape, l_in.shape))
+    return suggestions_from_logits(out["logits"][0], model.bins, float(lightness[int(y), int(x)]), x, y,
+                                   lightness.shape, k)
 
 
 def colorize_many(images: Iterable, *, arch: str | None = "eccv16", batch_size: int = 8,
@@ -334,17 +410,22 @@ def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATUR
 @register(
     "siggraph17",
     kind="colorize",
-    summary="Automatic colorization with the SIGGRAPH 2017 network of Zhang et al., no hints (needs weights).",
+    summary="Colorization with the SIGGRAPH 2017 network of Zhang et al., automatic or from colour hints (needs weights).",
     params=[p for p in _COMMON if p.name not in ("prototxt", "backend")] + [
         Param("backend", "str", "auto", "Inference engine (auto = torch).", choices=("auto", "torch", "onnx")),
         Param("head", "str", "regression", "Output used: the regression head (as the authors' demo) or the "
               "529-bin classification head decoded by annealed mean.", choices=("regression", "classification")),
     ],
+    inputs=[
+        Input("hints", "hints", help="colour points: a JSON file or list of {x, y, color[, radius]}"),
+        Input("regions", "regions", help="(mask, colour) pairs: MASK=#RRGGBB"),
+    ],
     extra="cnn",
 )
-def siggraph17(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0,
-               upsample="bilateral", backend="auto", head="regression", return_extras=False):
-    """Colorize with the SIGGRAPH17 network in automatic mode (no user hints).
+def siggraph17(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0,
+               device="auto", threads=0, upsample="bilateral", backend="auto", head="regression",
+               return_extras=False):
+    """Colorize with the SIGGRAPH17 network, automatically or steered by user colour hints and regions.
 
     Parameters are those of :func:`eccv16` (no Caffe path) plus ``head``:
     ``'regression'`` uses the full-resolution ab of ``model_out`` (what the
@@ -359,7 +440,8 @@ def siggraph17(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_si
     return colorize_cnn(image, arch="siggraph17", weights=weights, temperature=temperature, input_size=input_size,
                         device=device, threads=threads, upsample=upsample,
                         backend="torch" if backend == "auto" else backend,
-                        head="regression" if head == "regression" else "logits", return_extras=return_extras)
+                        head="regression" if head == "regression" else "logits", return_extras=return_extras,
+                        hints=hints, regions=regions)
 
 
 @register(
@@ -369,10 +451,14 @@ def siggraph17(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_si
     params=[p for p in _COMMON if p.name not in ("prototxt", "backend")] + [
         Param("backend", "str", "auto", "Inference engine (auto = torch).", choices=("auto", "torch", "onnx")),
     ],
+    inputs=[
+        Input("hints", "hints", help="colour points: a JSON file or list of {x, y, color[, radius]}"),
+        Input("regions", "regions", help="(mask, colour) pairs: MASK=#RRGGBB"),
+    ],
     extra="cnn",
 )
-def auto(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0,
-         upsample="bilateral", backend="auto", return_extras=False):
+def auto(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0,
+         device="auto", threads=0, upsample="bilateral", backend="auto", return_extras=False):
     """Colorize with the registry's default network (tinct's own, shipped with the package).
 
     With ``weights`` given, the file's own architecture is used (a tinct
@@ -384,6 +470,10 @@ def auto(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, 
     ----------
     image : (H, W[, 1|2|3|4]) ndarray
         Gray or colour (its own L is kept); uint8, uint16 or float in [0, 1].
+    hints : list or array, optional
+        User colour points, in any form :func:`tinct.colorize.hints.parse_hints` takes.
+    regions : list, optional
+        ``(mask, colour)`` pairs: inside each mask the result takes that colour on the image's own L.
     weights : str, optional
         A tinct weights file to use instead of the default entry.
     temperature : float, default 0.38
@@ -423,4 +513,5 @@ def auto(image, *, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0, 
         arch = None
     return colorize_cnn(image, arch=arch, weights=weights, temperature=temperature, input_size=input_size,
                         device=device, threads=threads, upsample=upsample,
-                        backend="torch" if backend == "auto" else backend, return_extras=return_extras)
+                        backend="torch" if backend == "auto" else backend, return_extras=return_extras,
+                        hints=hints, regions=regions)

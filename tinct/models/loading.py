@@ -293,27 +293,41 @@ def _make_runner(path: Path, arch, backend, head, device, prototxt, threads) -> 
     if head == "regression" and not hasattr(net, "forward_ab"):
         raise ParameterError(f"head: {arch} has no regression head")
     if backend == "torch":
-        import torch
 
         dev = resolve_device(device)
         net.to(dev)
 
-        def run(l, temperature=None):  # noqa: E741
-            prev = torch.get_num_threads()
-            if threads:
-                torch.set_num_threads(int(threads))
-            try:
-                with torch.inference_mode():
-                    x = torch.from_numpy(np.ascontiguousarray(l, np.float32)).to(dev)
-                    if head == "regression":
-                        return {"ab": net.forward_ab(x).float().cpu().numpy()}
-                    return {"logits": net(x).float().cpu().numpy()}
-            finally:
-                if threads:
-                    torch.set_num_threads(prev)
-
+        run = _torch_run(net, dev, head, threads)
         return Runner(run=run, **common)
-    return Runner(run=_onnx_run(net, arch, path, head, threads), **common)
+    # The ONNX graph takes L alone; hints go through the PyTorch network, which is loaded anyway.
+    with_hints = _torch_run(net, "cpu", head, threads) if getattr(net, "hints", arch == "siggraph17") else None
+    return Runner(run=_onnx_run(net, arch, path, head, threads, with_hints), **common)
+
+
+def _torch_run(net, dev, head: str, threads: int):
+    """``run(l, temperature=None, hints=None)`` on a PyTorch network; ``hints`` = (ab (N, 2, h, w), mask (N, 1, h, w))."""
+    import torch
+
+    def run(l, temperature=None, hints=None):  # noqa: E741
+        prev = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(int(threads))
+        try:
+            with torch.inference_mode():
+                x = torch.from_numpy(np.ascontiguousarray(l, np.float32)).to(dev)
+                extra = ()
+                if hints is not None:
+                    if not getattr(net, "hints", True):
+                        raise ParameterError("hints: this network was built without hint inputs")
+                    extra = tuple(torch.from_numpy(np.ascontiguousarray(h, np.float32)).to(dev) for h in hints)
+                if head == "regression":
+                    return {"ab": net.forward_ab(x, *extra).float().cpu().numpy()}
+                return {"logits": net(x, *extra).float().cpu().numpy()}
+        finally:
+            if threads:
+                torch.set_num_threads(prev)
+
+    return run
 
 
 def onnx_cache_path(path: Path, arch: str, head: str) -> Path:
@@ -324,7 +338,7 @@ def onnx_cache_path(path: Path, arch: str, head: str) -> Path:
     return cache_dir() / "onnx" / f"{arch}-{head}-{digest}.onnx"
 
 
-def _onnx_run(net, arch: str, path: Path, head: str, threads: int):
+def _onnx_run(net, arch: str, path: Path, head: str, threads: int, with_hints=None):
     import onnxruntime as ort
 
     onnx_path = onnx_cache_path(path, arch, head)
@@ -337,7 +351,11 @@ def _onnx_run(net, arch: str, path: Path, head: str, threads: int):
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
 
-    def run(l, temperature=None):  # noqa: E741
+    def run(l, temperature=None, hints=None):  # noqa: E741
+        if hints is not None:
+            if with_hints is None:
+                raise ParameterError(f"hints: {arch} takes no hints")
+            return with_hints(l, temperature, hints)
         out = session.run(None, {"l": np.ascontiguousarray(l, np.float32)})[0]
         return {"ab": out} if head == "regression" else {"logits": out}
 
@@ -355,7 +373,9 @@ def _caffe_runner(path: Path, arch, prototxt, head) -> Runner:
         raise ParameterError("prototxt: backend=caffe needs the deploy .prototxt beside the .caffemodel")
     net = caffe.load_cv2(prototxt, path)
 
-    def run(l, temperature=None):  # noqa: E741
+    def run(l, temperature=None, hints=None):  # noqa: E741
+        if hints is not None:
+            raise ParameterError("hints: the Caffe ECCV16 network takes no hints")
         return {"logits": net.run(l, 0.38 if temperature is None else temperature)["logits"]}
 
     return Runner(arch="eccv16", bins="313", head="logits", backend="caffe", input_size=224, size_multiple=8,

@@ -43,6 +43,9 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    from tinct.registry import require_extra
+
+    require_extra("batch", "tinct batch")
     from tinct.apps.batch import run_batch
     from tinct.registry import get_method, load_plugin
 

@@ -19,16 +19,34 @@ def add_parser(sub) -> None:
     p.add_argument("-r", "--reference", default=None, help="colour reference image (exemplar colorization)")
     p.add_argument("-s", "--scribbles", default=None, help="copy of the input with colour strokes (scribble method)")
     p.add_argument("--mask", default=None, help="image file: nonzero where colour may change")
+    p.add_argument("--hints", default=None, metavar="FILE.json",
+                   help='colour points: a JSON list of {"x": 120, "y": 45, "color": "#1f3a93"} (optional "radius")')
+    p.add_argument("--hint", action="append", default=[], metavar="X,Y,#RRGGBB",
+                   help="one colour point (column, row in pixels of the input), repeatable; adds to --hints")
+    p.add_argument("--region", action="append", default=[], metavar="MASK=#RRGGBB",
+                   help="colour the region of a mask image (the input's size) with this colour, repeatable")
     p.add_argument("--format", default=None, help="output format (png, jpg, tif, webp, bmp); default: the input's")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     add_method_options(p, "colorize")
     p.set_defaults(func=run)
 
 
+def hint_list(path: str | None, points: list[str]):
+    """``--hints FILE`` and every ``--hint X,Y,#RRGGBB`` as one list, or None when there are none."""
+    from tinct.colorize.hints import parse_hint_option, parse_hints
+
+    if path is None and not points:
+        return None
+    hints = [tuple(row[:2]) + ("#{:02x}{:02x}{:02x}".format(*map(int, row[2:5])), row[5])
+             for row in parse_hints(path, what="--hints")] if path else []
+    return hints + [parse_hint_option(p) for p in points]
+
+
 def run(args) -> int:
     from tinct.pipeline import make_job, run_files
 
     inputs = {"reference": args.reference, "scribbles": args.scribbles, "mask": args.mask,
+              "hints": hint_list(args.hints, args.hint), "regions": args.region or None,
               **named_inputs(args.extra_inputs)}
     job = make_job(args.method, "colorize", inputs=inputs, params=args.param, post=args.post,
                    max_pixels=pixel_count(args.max_pixels) if args.max_pixels else None,

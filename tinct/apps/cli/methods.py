@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tinct.registry import get_method, list_methods
+from tinct.registry import INPUT_KINDS, get_method, list_methods
 
 
 def add_parser(sub) -> None:
@@ -29,8 +29,14 @@ def run(args) -> int:
         return 0
     m = methods[0]
     print(f"{m.name} ({m.kind}): {m.summary}")
-    inputs = [f"reference: {m.reference}", f"mask: {'yes' if m.mask else 'no'}", f"scribbles: {m.scribbles}"]
-    print("inputs: " + ", ".join(inputs))
+    if m.extra:
+        print(f"needs: pip install \"tinct[{m.extra}]\"")
+    if m.inputs:
+        print("inputs:")
+    for i in m.inputs:
+        flag = f"--{i.key.replace('_', '-')}" if i.key in ("reference", "mask", "reference_mask", "scribbles",
+                                                            "hints", "regions") else f"--input {i.key}=FILE"
+        print(f"  {flag:<24} {'required' if i.required else 'optional'}: {i.help or INPUT_KINDS[i.kind]}")
     for p in m.params:
         bounds = []
         if p.min is not None or p.max is not None:

@@ -79,6 +79,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from tinct.registry import require_extra
+
+    require_extra("cnn", "tinct train")
     from tinct.train.loop import TrainConfig, export_weights, train
 
     if args.threads:

@@ -65,6 +65,9 @@ class _Bar:
 
 
 def run(args) -> int:
+    from tinct.registry import require_extra
+
+    require_extra("video", "tinct video")
     from tinct.pipeline import make_job
     from tinct.video import VideoJob, colorize_video
 
