@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tinct.apps.cli.train",
     "tinct.apps.cli.video",
     "tinct.apps.cli.batch",
+    "tinct.apps.cli.lut",
 )
 
 

@@ -2,6 +2,10 @@
 
 Frames are colorized by any colorize method, in chunks cached in ``OUT.parts/``:
 an interrupted run started again with the same command continues where it stopped.
+
+With a transfer method (``--method reinhard|mkl|gmm|sliced --reference REF``) the video is graded
+to the reference's colours instead: the transfer is fitted once per shot (scene cuts detected) on
+sampled frames and applied as a 3-D LUT, so colours are steady by construction.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ def add_parser(sub) -> None:
         description=__doc__,
         epilog="Examples: tinct video old.mp4 -o old_colour.mp4 ; "
         "tinct video old.mp4 -o out.mkv --consistency keyframes --method eccv16 ; "
-        "tinct video clip.mp4 -o out.mp4 --reference frame_in_colour.jpg",
+        "tinct video clip.mp4 -o out.mp4 --reference frame_in_colour.jpg ; "
+        "tinct video clip.mp4 -o graded.mp4 --method mkl --reference look.jpg",
     )
     p.add_argument("input", metavar="IN", help="video file (any format FFmpeg reads)")
     p.add_argument("-o", "--output", default=None,
@@ -37,6 +42,8 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", default="veryfast", help="x264 speed preset (default veryfast)")
     p.add_argument("--restart", action="store_true", help="discard chunks cached by an earlier, different run")
     p.add_argument("--keep-parts", action="store_true", help="keep OUT.parts/ (the chunk cache) after success")
+    p.add_argument("--lut-size", type=int, default=33,
+                   help="grading (--method reinhard|mkl|gmm|sliced): LUT nodes per axis (default 33)")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     add_method_options(p, "colorize")
     p.set_defaults(func=run)
@@ -68,6 +75,10 @@ def run(args) -> int:
     from tinct.registry import require_extra
 
     require_extra("video", "tinct video")
+    from tinct.video.grade import GRADE_METHODS
+
+    if args.method in GRADE_METHODS:
+        return _grade(args)
     from tinct.pipeline import make_job
     from tinct.video import VideoJob, colorize_video
 
@@ -89,4 +100,25 @@ def run(args) -> int:
     line = (f"wrote {summary['output']}  ({summary['frames']} frames, {summary['seconds']:.1f} s, "
             f"{summary['fps']} frames/s, {summary['chunks_reused']}/{summary['chunks']} chunks reused)")
     emit(args, summary, [line])
+    return 0
+
+
+def _grade(args) -> int:
+    """``tinct video CLIP --method reinhard|mkl|gmm|sliced --reference REF``: one LUT per shot."""
+    from tinct.pipeline import make_job
+    from tinct.video.grade import grade_video
+
+    pjob = make_job(args.method, "transfer", inputs={"reference": args.reference}, params=args.param,
+                    max_pixels=pixel_count(args.max_pixels) if args.max_pixels else None)
+    src = Path(args.input)
+    dst = Path(args.output) if args.output else Path.cwd() / f"{src.stem}.{args.method}.mp4"
+    bar = _Bar(args.progress or sys.stderr.isatty(), args.method, force=args.progress)
+    try:
+        summary = grade_video(src, dst, args.method, pjob.inputs["reference"], params=pjob.params,
+                              size=args.lut_size, cut_threshold=args.cut_threshold, overwrite=args.overwrite,
+                              crf=args.crf, preset=args.preset, progress=bar)
+    finally:
+        bar.close()
+    emit(args, summary, [f"wrote {summary['output']}  ({summary['frames']} frames, {summary['shots']} shots, "
+                         f"{summary['seconds']:.1f} s, {summary['fps']} frames/s)"])
     return 0
