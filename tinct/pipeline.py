@@ -227,12 +227,21 @@ def check_sizes(job: Job, image: np.ndarray) -> None:
                                  f"{want[1]}x{want[0]}")
 
 
-def run_array(job: Job, pixels: np.ndarray, *, stage: Stage | None = None) -> np.ndarray:
-    """Run the job's method and post-processing on an image array; returns the result array."""
+def sidecar_hints(src: Path) -> Path:
+    """``photo.hints.json`` beside ``photo.jpg``: the colour hints for that one file in a folder run."""
+    return src.with_name(f"{src.stem}.hints.json")
+
+
+def run_array(job: Job, pixels: np.ndarray, *, stage: Stage | None = None,
+              inputs: Mapping[str, Any] | None = None) -> np.ndarray:
+    """Run the job's method and post-processing on an image array; returns the result array.
+
+    ``inputs`` (by the method's argument names) replace the job's own for this image only.
+    """
     check_sizes(job, np.asarray(pixels))
     if stage:
         stage(0.15, "running")
-    result = job.method(pixels, **job.inputs, **job.params)
+    result = job.method(pixels, **{**job.inputs, **(inputs or {})}, **job.params)
     if job.post:
         from tinct.post import apply_post
 
@@ -246,7 +255,9 @@ def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None 
     """Read ``src``, run the job, write ``dst`` atomically; return the per-file record.
 
     The record holds ``input``, ``output``, ``seconds`` and ``timings`` (read, method with
-    post-processing, write). ``dst``'s folder is created. Raises :class:`~tinct.errors.TinctError`
+    post-processing, write). A method that takes colour hints, given none by the job, uses the file's
+    own ``<stem>.hints.json`` when there is one (:func:`sidecar_hints`), so a folder of scans can each
+    carry their hints. ``dst``'s folder is created. Raises :class:`~tinct.errors.TinctError`
     for a bad file or a result that may not be written (an existing file without ``overwrite``, an
     input).
     """
@@ -265,8 +276,12 @@ def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None 
         raise TinctError(f"{dst.parent}: cannot create the folder: {exc.strerror or exc}") from None
     check_output_path(dst, overwrite=job.overwrite, protect=guard)
     image = read_image(src, max_pixels=job.max_pixels)
+    own: dict[str, Any] = {}
+    hints = next((i for i in job.method.inputs if i.kind == "hints"), None)
+    if hints is not None and job.inputs.get(hints.name) is None and sidecar_hints(src).is_file():
+        own[hints.name] = read_input(sidecar_hints(src), hints.key, "hints", job.max_pixels)
     t1 = time.perf_counter()
-    result = run_array(job, image.pixels, stage=stage)
+    result = run_array(job, image.pixels, stage=stage, inputs=own)
     t2 = time.perf_counter()
     if stage:
         stage(0.9, "writing")
@@ -274,6 +289,7 @@ def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None 
     write_image(dst, result, like=image, alpha=image.alpha, overwrite=job.overwrite, protect=guard, **extra)
     t3 = time.perf_counter()
     return {"input": str(src), "output": str(dst), "seconds": round(t3 - t0, 3),
+            **({"hints": str(sidecar_hints(src))} if own else {}),
             "timings": {"read_s": round(t1 - t0, 4), "method_s": round(t2 - t1, 4), "write_s": round(t3 - t2, 4)}}
 
 
