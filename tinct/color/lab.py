@@ -29,7 +29,7 @@ WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
 _M_FWD64 = XYZ_FROM_RGB / WHITE_D65[:, None]
 _M_INV = (RGB_FROM_XYZ * WHITE_D65[None, :]).astype(np.float32)
 
-_BLOCK_PIXELS = 1 << 20  # rows per block chosen so a block holds about 1 MP
+_BLOCK_PIXELS = 1 << 20  # pixels converted per block: float temporaries of about 1 MP, not of the whole image
 
 _LUTS: dict[int, np.ndarray] = {}
 
@@ -59,10 +59,6 @@ def linear_to_srgb(values: np.ndarray) -> np.ndarray:
     v = np.clip(values, 0.0, 1.0).astype(np.float32, copy=False)
     out = np.where(v > 0.0031308, np.float32(1.055) * np.power(v, np.float32(1 / 2.4)) - np.float32(0.055), v * np.float32(12.92))
     return out.astype(np.float32, copy=False)
-
-
-def _block_rows(shape) -> int:
-    return max(1, _BLOCK_PIXELS // max(1, shape[1]))
 
 
 def _check_rgb(rgb) -> np.ndarray:

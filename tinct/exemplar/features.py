@@ -133,11 +133,6 @@ def _vgg_module():
     return net
 
 
-def vgg19bn_state_keys() -> list[str]:
-    """The ``features.N.*`` keys this backend loads from a torchvision ``vgg19_bn`` state dict."""
-    return list(_vgg_module().state_dict().keys())
-
-
 class VGG19BN(FeatureBackend):
     """VGG-19-BN blocks 1-3 without pooling; torchvision key names (see module docstring).
 

@@ -1,6 +1,7 @@
-"""The original Caffe release of ECCV16: run through ``cv2.dnn`` (seed 001), read, and write.
+"""The original Caffe release of ECCV16: run through ``cv2.dnn`` and read into PyTorch.
 
-* :func:`load_cv2` and :meth:`CaffeNet.run` do what seed 001 shows:
+* :func:`load_cv2` and :meth:`CaffeNet.run` run the release as the LearnOpenCV
+  tutorial [2]_ does:
   ``cv2.dnn.readNetFromCaffe``, the ``class8_ab`` blob set to the 313 bin
   centres (2, 313, 1, 1), the ``conv8_313_rh`` scale blob set to 1/T (1, 313),
   L at the working size in; two deliberate differences make this backend
@@ -8,7 +9,7 @@
   PyTorch layout ``(L - 50) / 100`` with ``bw_conv1_1``'s weights x 100 (the
   same function), and Winograd convolution is off. The pipeline decodes the
   ``conv8_313`` logits with tinct's own annealed mean, as on every backend;
-  OpenCV's ``class8_ab`` output (the seed's result) is available and agrees
+  OpenCV's ``class8_ab`` output (the tutorial's result) is available and agrees
   to float rounding. OpenCV 5 removed the Caffe importer ("Caffe importer
   has been removed"), so this needs ``opencv-python-headless<5``.
 * :func:`read_caffemodel` is a minimal protobuf reader of ``NetParameter``
@@ -17,10 +18,8 @@
   (``bw_conv1_1`` weights x 100, because the Caffe net takes ``L - 50`` and
   the PyTorch layout ``(L - 50) / 100``; BatchNorm mean and variance divided
   by Caffe's moving-average factor). With it the Caffe files also run on
-  OpenCV 5, through PyTorch or ONNX.
-* :func:`write_caffe` writes a deploy prototxt and a binary ``.caffemodel``
-  (protobuf wire format, written here without the protobuf package) from an
-  ECCV16 network; the tests make small Caffe models with it.
+  OpenCV 5, through PyTorch or ONNX. (The tests write small Caffe models with
+  ``tinct/models/tests/caffe_writer.py``.)
 
 Layer names follow the release's ``colorization_deploy_v2.prototxt``:
 ``bw_conv1_1``, ``conv1_2``, ``conv1_2norm``, ..., ``conv8_1`` (Deconvolution),
@@ -31,7 +30,7 @@ References
 ----------
 .. [1] R. Zhang, P. Isola, A. A. Efros, "Colorful Image Colorization", ECCV 2016.
 .. [2] S. Mallick, "Convolutional Neural Network based Image Colorization using
-       OpenCV", LearnOpenCV, 2018 (seed 001).
+       OpenCV", LearnOpenCV, 2018.
 .. [3] Caffe ``caffe.proto`` (NetParameter = 100: layer; LayerParameter 1: name,
        2: type, 3: bottom, 4: top, 7: blobs; BlobProto 5: data, 7: shape; BlobShape 1: dim).
 """
@@ -61,41 +60,6 @@ L_SCALE = 100.0  # PyTorch layout divides (L - 50) by 100; Caffe does not.
 
 
 # --------------------------------------------------------------------------- protobuf wire format
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    value &= (1 << 64) - 1
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _wrap(number: int, parts: list[bytes]) -> list[bytes]:
-    """A length-delimited field around already-encoded parts, without copying them."""
-    return [_varint(number << 3 | 2), _varint(sum(len(p) for p in parts))] + parts
-
-
-def _blob(array: np.ndarray) -> list[bytes]:
-    arr = np.ascontiguousarray(array, dtype="<f4")
-    shape = b"".join(_varint(int(d)) for d in arr.shape)
-    return [_field(7, _field(1, shape))] + _wrap(5, [arr.tobytes()])
-
-
-def _layer(name: str, type_: str, blobs: list[np.ndarray]) -> list[bytes]:
-    parts = [_field(1, name.encode()), _field(2, type_.encode())]
-    for b in blobs:
-        parts += _wrap(7, _blob(b))
-    return _wrap(100, parts)
-
-
 def _parse(buf: bytes) -> dict[int, list]:
     """Decode one message into {field number: [values]}; length-delimited values stay bytes."""
     out: dict[int, list] = {}
@@ -212,80 +176,10 @@ def caffemodel_to_state_dict(layers: dict[str, list[np.ndarray]]) -> dict:
         raise TinctError(f"weights: Caffe model lacks the ECCV16 layer/blob {exc}") from None
     from tinct.color import ab_bins
 
-    # The port's decode conv (bin centres / 110); the release leaves class8_ab to be filled in (seed 001).
+    # The port's decode conv (bin centres / 110); the release leaves class8_ab for the user to fill in.
     centres = ab_bins("313").T.reshape(2, 313, 1, 1) / np.float32(110.0)
     state["model_out.weight"] = torch.from_numpy(np.ascontiguousarray(centres, np.float32))
     return state
-
-
-# --------------------------------------------------------------------------- writing
-def _prototxt(net) -> str:
-    lines = ['name: "LtoAB"',
-             'layer { name: "data_l" type: "Input" top: "data_l" '
-             f"input_param {{ shape {{ dim: 1 dim: 1 dim: {net.input_size} dim: {net.input_size} }} }} }}"]
-    bottom = "data_l"
-    mods = dict(net.named_modules())
-    for name, prefix, stride, dilation in _CONV_LAYERS:
-        mod = mods[prefix]
-        deconv = name == "conv8_1"
-        top = name.replace("bw_", "")
-        param = (f"num_output: {mod.out_channels} kernel_size: {mod.kernel_size[0]} stride: {stride} "
-                 f"pad: {mod.padding[0]}" + (f" dilation: {dilation}" if dilation > 1 else ""))
-        kind = "Deconvolution" if deconv else "Convolution"
-        lines.append(f'layer {{ name: "{name}" type: "{kind}" bottom: "{bottom}" top: "{top}" '
-                     f"convolution_param {{ {param} }} }}")
-        lines.append(f'layer {{ name: "relu{top[4:]}" type: "ReLU" bottom: "{top}" top: "{top}" }}')
-        bottom = top
-        if name in _NORMS:
-            lines.append(f'layer {{ name: "{name}norm" type: "BatchNorm" bottom: "{top}" top: "{top}norm" '
-                         "batch_norm_param { use_global_stats: true } }")
-            lines.append(f'layer {{ name: "{name}norm_scale" type: "Scale" bottom: "{top}norm" top: "{top}norm" '
-                         "scale_param { bias_term: true } }")
-            bottom = top + "norm"
-    lines += [
-        f'layer {{ name: "conv8_313" type: "Convolution" bottom: "{bottom}" top: "conv8_313" '
-        "convolution_param { num_output: 313 kernel_size: 1 stride: 1 dilation: 1 } }",
-        'layer { name: "conv8_313_rh" type: "Scale" bottom: "conv8_313" top: "conv8_313_rh" '
-        "scale_param { bias_term: false } }",
-        'layer { name: "class8_313_rh" type: "Softmax" bottom: "conv8_313_rh" top: "class8_313_rh" }',
-        'layer { name: "class8_ab" type: "Convolution" bottom: "class8_313_rh" top: "class8_ab" '
-        "convolution_param { num_output: 2 kernel_size: 1 stride: 1 dilation: 1 bias_term: false } }",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def write_caffe(net, prototxt_path, caffemodel_path) -> None:
-    """Write an ECCV16 network as a deploy prototxt + binary caffemodel (the release's layout).
-
-    The logits written for ``conv8_313`` are the network's own (``logit_scale``
-    divided out, :meth:`~tinct.models.eccv16.ECCV16.logit_layer`: the very
-    float32 weights the PyTorch network uses), the ``conv8_313_rh`` blob holds 1
-    and ``class8_ab`` the bin centres; :meth:`CaffeNet.run` overwrites both, as
-    seed 001 does.
-    """
-    from tinct.color import ab_bins
-
-    sd = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in net.state_dict().items()}
-    out: list[bytes] = [_field(1, b"LtoAB")]
-    for name, prefix, _, _ in _CONV_LAYERS:
-        w = sd[prefix + ".weight"]
-        if name == "bw_conv1_1":
-            w = w / np.float32(L_SCALE)
-        kind = "Deconvolution" if name == "conv8_1" else "Convolution"
-        out += _layer(name, kind, [w, sd[prefix + ".bias"]])
-        if name in _NORMS:
-            p = _NORMS[name]
-            stats = [sd[p + ".running_mean"], sd[p + ".running_var"], np.ones(1, np.float32)]
-            out += _layer(name + "norm", "BatchNorm", stats)
-            out += _layer(name + "norm_scale", "Scale", [sd[p + ".weight"], sd[p + ".bias"]])
-    weight, bias = (t.detach().cpu().numpy().astype(np.float32) for t in net.logit_layer())
-    out += _layer("conv8_313", "Convolution", [weight, bias])
-    out += _layer("conv8_313_rh", "Scale", [np.ones((1, 313), np.float32)])
-    centres = ab_bins("313").T.reshape(2, 313, 1, 1)
-    out += _layer("class8_ab", "Convolution", [centres])
-    Path(prototxt_path).write_text(_prototxt(net))
-    with open(caffemodel_path, "wb") as fh:
-        fh.writelines(out)
 
 
 # --------------------------------------------------------------------------- running through cv2.dnn
@@ -299,7 +193,7 @@ _FIRST_CONV = ("bw_conv1_1", "conv1_1")  # OpenCV may list the release's first l
 
 
 class CaffeNet:
-    """An ECCV16 Caffe model loaded in ``cv2.dnn`` (seed 001), set up to compute what the PyTorch network does.
+    """An ECCV16 Caffe model loaded in ``cv2.dnn`` (as the LearnOpenCV tutorial does), computing what PyTorch does.
 
     Made by :func:`load_cv2`. On loading:
 
@@ -311,12 +205,12 @@ class CaffeNet:
       it costs about 1.7x the time of a forward pass (docs/cnn-colorization.md).
     * ``bw_conv1_1``'s weights are multiplied by 100 (as :func:`caffemodel_to_state_dict`
       does) and :meth:`run` feeds ``(L - 50) / 100``, computed as the PyTorch
-      network computes its input, instead of seed 001's ``L - 50``: the same
+      network computes its input, instead of the tutorial's ``L - 50``: the same
       function, with the first layer's input and weights the same float32
       numbers on every backend.
 
     :meth:`run` sets ``class8_ab`` to the 313 bin centres and ``conv8_313_rh``
-    to 1/T exactly as seed 001 does, and returns the ``conv8_313`` logits
+    to 1/T exactly as the tutorial does, and returns the ``conv8_313`` logits
     (tinct decodes them with :func:`tinct.color.annealed_mean`, like the
     other backends) and, when asked, OpenCV's own ``class8_ab`` annealed mean.
     """

@@ -108,7 +108,7 @@ class ECCV16(nn.Module):
         """Weight and bias of the last conv with ``logit_scale`` divided out (float32 division by float32 scale).
 
         The one place the factor is removed: :meth:`forward`, the ONNX export
-        (which traces it) and :func:`tinct.models.caffe.write_caffe` all use
+        (which traces it) and the tests' Caffe writer all use
         these tensors, so every backend convolves with the same float32 weights.
         """
         conv = self.model8[-1]

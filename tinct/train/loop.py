@@ -31,7 +31,7 @@ import math
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -552,8 +552,3 @@ def compact_checkpoint(src, dst) -> None:
             if k in st:
                 st[k] = st[k].to(torch.bfloat16)
     _atomic_save(ck, Path(dst))
-
-
-def config_from_dict(d: dict) -> TrainConfig:
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in d.items() if k in names})

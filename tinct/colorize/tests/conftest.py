@@ -52,8 +52,8 @@ def eccv16_files(tmp_path_factory):
     """
     import torch
 
-    from tinct.models.caffe import write_caffe
     from tinct.models.loading import save_network
+    from tinct.models.tests.caffe_writer import write_caffe
 
     d = tmp_path_factory.mktemp("eccv16")
     net = random_eccv16()

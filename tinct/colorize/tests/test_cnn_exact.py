@@ -153,8 +153,8 @@ def eccv16_exact(tmp_path_factory, photo):
     """The same exact-arithmetic ECCV16 as the authors' ``.pth`` (1/0.38 folded in) and as a Caffe model."""
     import torch
 
-    from tinct.models.caffe import write_caffe
     from tinct.models.loading import build, load_network
+    from tinct.models.tests.caffe_writer import write_caffe
     from tinct.models.weights import REGISTRY
 
     d = tmp_path_factory.mktemp("eccv16-exact")

@@ -116,8 +116,9 @@ def test_load_bare_state_dict_self_describing_file_and_errors(tmp_path):
 def test_caffe_writer_and_reader_round_trip(tmp_path):
     import torch
 
-    from tinct.models.caffe import caffemodel_to_state_dict, read_caffemodel, write_caffe
+    from tinct.models.caffe import caffemodel_to_state_dict, read_caffemodel
     from tinct.models.loading import build
+    from tinct.models.tests.caffe_writer import write_caffe
 
     torch.manual_seed(0)
     net = build("eccv16", logit_scale=2.0)
