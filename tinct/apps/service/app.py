@@ -1,37 +1,70 @@
 """The FastAPI application: :func:`create_app` builds it from :class:`~tinct.apps.service.settings.Settings`.
 
-Routes: ``POST /api/jobs``, ``GET /api/jobs/{id}``, ``GET /api/jobs/{id}/result``,
-``DELETE /api/jobs/{id}``, ``GET /api/methods``, ``GET /api/health``, the OpenAPI schema at
-``/api/openapi.json``, and the browser UI at ``/`` (static files, no CDN). The interactive
-``/docs`` page is switched off because it loads its scripts from a CDN.
+Routes: ``POST /api/jobs``, ``GET /api/jobs/{id}``, ``GET /api/jobs/{id}/events`` (Server-Sent
+Events), ``GET /api/jobs/{id}/result``, ``POST /api/jobs/{id}/cancel``, ``DELETE /api/jobs/{id}``,
+``GET /api/methods``, ``GET /api/health`` (liveness), ``GET /api/ready`` (readiness), the OpenAPI
+schema at ``/api/openapi.json``, and the browser UI at ``/`` (static files, no CDN). The
+interactive ``/docs`` page is switched off because it loads its scripts from a CDN.
 
-On start-up the app opens the job store, recovers jobs interrupted by the last stop, starts
-the worker pool and a janitor thread that deletes expired jobs; on shutdown it stops them.
+On start-up the app opens the job store, takes back jobs whose runner is gone (a previous server
+and its workers), starts the worker pool and a janitor thread that takes back jobs of runners
+that die later (every second) and deletes expired jobs; on shutdown it stops them.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from tinct.apps.service.settings import Settings
+from tinct.apps.service.settings import Settings, load_plugins
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("tinct.apps.service")
 
 
 def _janitor(app, stop: threading.Event) -> None:
+    """Every second: take back jobs whose runner is gone; every ``interval``: delete expired jobs."""
     settings: Settings = app.state.settings
+    store, pool = app.state.store, app.state.pool
     interval = max(1.0, min(60.0, settings.job_ttl_seconds / 4))
-    while not stop.wait(interval):
+    next_expiry = time.monotonic() + interval
+    while not stop.wait(1.0):
         try:
-            gone = app.state.store.expire(settings.job_ttl_seconds)
-            if gone:
-                log.info("expired %d jobs", len(gone))
+            taken = store.reap(pool.instance, settings.max_attempts)
+            if taken["requeued"] or taken["failed"]:
+                log.warning("jobs of a runner that is gone: %d queued again, %d failed",
+                            len(taken["requeued"]), len(taken["failed"]))
+                for _ in taken["requeued"]:
+                    pool.notify()
         except Exception:  # noqa: BLE001 - keep the janitor alive
-            log.exception("expiring jobs failed")
+            log.exception("taking back orphaned jobs failed")
+        if time.monotonic() >= next_expiry:
+            next_expiry = time.monotonic() + interval
+            try:
+                gone = store.expire(settings.job_ttl_seconds)
+                if gone:
+                    log.info("expired %d jobs", len(gone))
+            except Exception:  # noqa: BLE001 - keep the janitor alive
+                log.exception("expiring jobs failed")
+
+
+def configure_logging(level: str = "info") -> None:
+    """Log lines of the service with the request id: ``time level [request id] logger: message``."""
+    from tinct.apps.service.middleware import RequestIdFilter
+
+    logger = logging.getLogger("tinct.apps.service")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "_tinct", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler._tinct = True  # type: ignore[attr-defined]
+        handler.addFilter(RequestIdFilter())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def create_app(settings: Settings | None = None):
@@ -67,13 +100,15 @@ def create_app(settings: Settings | None = None):
         from tinct.registry import load_methods
 
         load_methods()
+        load_plugins(settings.plugins)
         store = JobStore(settings.data_dir)
-        recovered = store.recover(settings.max_attempts)
+        instance = secrets.token_hex(8)
+        recovered = store.recover(settings.max_attempts, instance)
         if recovered["requeued"] or recovered["failed"]:
             log.warning("after restart: %d interrupted jobs queued again, %d failed",
                         len(recovered["requeued"]), len(recovered["failed"]))
         store.expire(settings.job_ttl_seconds)
-        pool = WorkerPool(store, settings)
+        pool = WorkerPool(store, settings, instance)
         app.state.store, app.state.pool = store, pool
         pool.start()
         stop = threading.Event()
@@ -93,7 +128,8 @@ def create_app(settings: Settings | None = None):
         docs_url=None, redoc_url=None, openapi_url="/api/openapi.json",
     )
     app.state.settings = settings
-    app.add_middleware(LimitsMiddleware, max_bytes=settings.max_upload_bytes, allowed_hosts=settings.host_names)
+    app.add_middleware(LimitsMiddleware, max_bytes=settings.max_upload_bytes, allowed_hosts=settings.host_names,
+                       settings=settings)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
@@ -105,12 +141,19 @@ def create_app(settings: Settings | None = None):
     async def validation_error(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header"))
-        what = first.get("msg", "invalid request").replace("Field required", "missing")
-        return JSONResponse({"detail": f"{where or 'request'}: {what}"}, status_code=422)
+        what = str(first.get("msg", "invalid request")).replace("Field required", "missing")
+        return JSONResponse({"detail": " ".join(f"{where[:80] or 'request'}: {what[:200]}".split())}, status_code=422)
 
     @app.exception_handler(TinctError)
     async def tinct_error(request: Request, exc: TinctError):
-        return JSONResponse({"detail": str(exc)}, status_code=400)
+        return JSONResponse({"detail": " ".join(str(exc).split())}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        from tinct.apps.service.middleware import REQUEST_ID
+
+        log.error("internal error: %s: %s", type(exc).__name__, exc, exc_info=exc)
+        return JSONResponse({"detail": f"internal error (request id {REQUEST_ID.get()})"}, status_code=500)
 
     app.include_router(health.router)
     app.include_router(methods.router)

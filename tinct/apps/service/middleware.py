@@ -1,11 +1,36 @@
-"""ASGI middleware: refuse oversized request bodies while they stream in, and set security headers."""
+"""ASGI middleware: request ids, host and origin checks, body limits, admission of uploads, security headers.
+
+Everything here happens *before* a byte of a request body is read, so a refused upload costs the
+server neither memory nor disk:
+
+- every request gets an id (the client's ``X-Request-ID`` when it is short and plain, else a new
+  one), returned in ``X-Request-ID`` and put on every log line written while it is handled;
+- ``Host`` and ``Origin`` checks (DNS rebinding, cross-site posts);
+- the body limit (``Content-Length``, then counted while streaming);
+- for ``POST /api/jobs``: the token, the client's rate limit (429), the queue limits (503, and
+  429 for one client's share), the disk quota and free-space guard (507) and a cap on uploads
+  received at the same time (others wait up to :data:`UPLOAD_WAIT_S`, then 503).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
+import logging
+import re
+import secrets
+import shutil
+import time
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("tinct_request_id", default="-")
+"""The id of the request being handled (``-`` outside one); log records carry it as ``request_id``."""
+
+_CLIENT_RID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+UPLOAD_WAIT_S = 10.0
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -16,6 +41,17 @@ SECURITY_HEADERS = [
      b"connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
 ]
 
+access_log = logging.getLogger("tinct.apps.service.access")
+log = logging.getLogger("tinct.apps.service")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``record.request_id`` (the request being handled, or ``-``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
 
 class _TooLarge(HTTPException):
     """Raised from ``receive``; an HTTPException so that FastAPI's body parsing passes it through as 413."""
@@ -24,8 +60,41 @@ class _TooLarge(HTTPException):
         super().__init__(413, _message(limit))
 
 
+class RateLimiter:
+    """Token buckets per client: ``per_minute`` sustained, bursts of half a minute's worth (at least 10)."""
+
+    def __init__(self, per_minute: float, max_clients: int = 10_000):
+        self.rate = per_minute / 60.0
+        self.capacity = max(10.0, per_minute / 2.0)
+        self.max_clients = max_clients
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """Take one token for ``key``: 0.0 if allowed, else the seconds until one is available."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        tokens, last = self.buckets.get(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self.buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+        if key not in self.buckets and len(self.buckets) >= self.max_clients:
+            full = [k for k, (t, seen) in self.buckets.items() if t + (now - seen) * self.rate >= self.capacity]
+            for k in full or list(self.buckets)[: len(self.buckets) // 2]:
+                del self.buckets[k]
+        self.buckets[key] = (tokens - 1.0, now)
+        return 0.0
+
+
+class Refused(Exception):
+    def __init__(self, status: int, detail: str, headers: dict | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.headers = status, detail, headers or {}
+
+
 class LimitsMiddleware:
-    """Reject request bodies over ``max_bytes`` (413) before they are parsed, and add security headers.
+    """Request ids, host/origin checks, body limits and upload admission (see the module docstring).
 
     A ``Content-Length`` over the limit is refused before a byte of the body is read; a body sent
     without one (chunked) is counted as it arrives and cut off as soon as it passes the limit,
@@ -37,65 +106,150 @@ class LimitsMiddleware:
     user's browser cannot submit or delete jobs.
     """
 
-    def __init__(self, app, max_bytes: int, allowed_hosts: tuple[str, ...] | None = None):
+    def __init__(self, app, max_bytes: int, allowed_hosts: tuple[str, ...] | None = None, settings=None):
         self.app = app
         self.max_bytes = max_bytes
         self.allowed_hosts = allowed_hosts
+        self.settings = settings
+        self.limiter = RateLimiter(settings.rate_limit if settings is not None else 0.0)
+        self._uploads: asyncio.Semaphore | None = None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _CLIENT_RID.match(given) else secrets.token_hex(8)
+        context_token = REQUEST_ID.set(rid)
         started = False
+        status = [0]
+        t0 = time.perf_counter()
 
         async def send_with_headers(message):
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = list(message.get("headers", []))
-                present = {k.lower() for k, _ in headers}
-                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                message = {**message, "headers": headers}
+                status[0] = message["status"]
+                out = list(message.get("headers", []))
+                present = {k.lower() for k, _ in out}
+                out += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                out.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": out}
             await send(message)
 
-        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        release = None
+        try:
+            refusal = self._check_headers(scope, headers)
+            if refusal is None and scope["method"] == "POST" and scope["path"].rstrip("/") == "/api/jobs":
+                try:
+                    release = await self._admit(scope, headers)
+                except Refused as exc:
+                    refusal = exc
+            if refusal is not None:
+                await _answer(send_with_headers, refusal.detail, refusal.status, refusal.headers)
+                return
+            limit = self.max_bytes
+            received = 0
+
+            async def counted_receive():
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise _TooLarge(limit)
+                return message
+
+            try:
+                await self.app(scope, counted_receive, send_with_headers)
+            except _TooLarge:
+                if not started:
+                    await _answer(send_with_headers, _message(limit))
+        finally:
+            if release is not None:
+                release()
+            path = scope.get("path", "")
+            if path.startswith("/api/"):
+                access_log.info("%s %s %d %.1f ms", scope["method"], path[:200], status[0],
+                                (time.perf_counter() - t0) * 1000)
+            REQUEST_ID.reset(context_token)
+
+    # ------------------------------------------------------------------ checks before the body
+    def _check_headers(self, scope, headers) -> Refused | None:
         host = headers.get(b"host", b"").decode("latin-1")
         if self.allowed_hosts is not None and _hostname(host) not in self.allowed_hosts:
-            await _too_large(send_with_headers, f"host: {host!r} is not a name of this server", 421)
-            return
+            return Refused(421, f"host: {host[:100]!r} is not a name of this server")
         origin = headers.get(b"origin")
         if origin is not None and scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
             netloc = urlsplit(origin.decode("latin-1")).netloc
             if netloc != host:
-                await _too_large(send_with_headers, "origin: requests from other web sites are refused", 403)
-                return
-        limit = self.max_bytes
-        for key, value in scope.get("headers", []):
-            if key == b"content-length":
-                try:
-                    length = int(value)
-                except ValueError:
-                    await _too_large(send_with_headers, "Content-Length: not a number", 400)
-                    return
-                if length > limit:
-                    await _too_large(send_with_headers, _message(limit))
-                    return
-        received = 0
+                return Refused(403, "origin: requests from other web sites are refused")
+        lengths = [v for k, v in scope.get("headers", []) if k.lower() == b"content-length"]
+        if len(set(lengths)) > 1:
+            return Refused(400, "Content-Length: given more than once")
+        if lengths:
+            text = lengths[0].decode("latin-1").strip()
+            if not text.isdigit() or len(text) > 18:
+                return Refused(400, "Content-Length: not a number")
+            if int(text) > self.max_bytes:
+                return Refused(413, _message(self.max_bytes))
+        return None
 
-        async def counted_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge(limit)
-            return message
+    async def _admit(self, scope, headers):
+        """Admission of an upload; returns the function that releases its upload slot."""
+        settings = self.settings
+        state = scope["app"].state
+        if settings is None or not hasattr(state, "store"):
+            return None
+        from tinct.apps.service.deps import owner_from_header
 
+        owner = owner_from_header(state, headers.get(b"authorization", b"").decode("latin-1"))
+        if owner is None:
+            raise Refused(401, "authorization: a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+        client = (scope.get("client") or ("?", 0))[0]
+        key = f"token:{owner}" if owner else f"addr:{client}"
+        wait = self.limiter.take(key)
+        if wait > 0:
+            raise Refused(429, f"rate limit: more than {settings.rate_limit:g} submissions a minute from this "
+                               f"client (--rate-limit); try again in {wait:.0f} s",
+                          {"Retry-After": str(max(1, int(wait + 0.999)))})
+        length = int(headers.get(b"content-length", b"0").decode("latin-1").strip() or 0)
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(_store_checks, state.store, settings, owner or key, length)
+        if self._uploads is None:
+            self._uploads = asyncio.Semaphore(settings.max_uploads)
         try:
-            await self.app(scope, counted_receive, send_with_headers)
-        except _TooLarge:
-            if not started:
-                await _too_large(send_with_headers, _message(limit))
+            await asyncio.wait_for(self._uploads.acquire(), UPLOAD_WAIT_S)
+        except TimeoutError:
+            raise Refused(503, f"uploads: {settings.max_uploads} uploads are being received already "
+                               "(--max-uploads); try again shortly", {"Retry-After": "2"}) from None
+        return self._uploads.release
+
+
+def _store_checks(store, settings, owner: str, length: int) -> None:
+    """Queue limits and disk space, before an upload is received."""
+    counts = store.counts()
+    if counts["queued"] >= settings.max_queued:
+        raise Refused(503, f"queue: {counts['queued']} jobs are waiting (--max-queued); try again later",
+                      {"Retry-After": "10"})
+    if settings.max_queued_per_client and store.active_of(owner) >= settings.max_queued_per_client:
+        raise Refused(429, f"queue: this client has {settings.max_queued_per_client} jobs queued or running "
+                           "(--max-queued-per-client); wait for some to finish", {"Retry-After": "5"})
+    if settings.min_free_mb > 0:
+        try:
+            free = shutil.disk_usage(store.data_dir).free
+        except OSError:
+            free = None
+        if free is not None and free - length < settings.min_free_mb * 1048576:
+            raise Refused(507, f"storage: the data disk has {free / 1048576:.0f} MB free, under the "
+                               f"{settings.min_free_mb:g} MB the server keeps free (--min-free-mb); try again later")
+    if settings.disk_quota_mb > 0:
+        used = store.bytes_used()
+        if used + length > settings.disk_quota_mb * 1048576:
+            raise Refused(507, f"storage: the jobs take {used / 1048576:.0f} MB of the {settings.disk_quota_mb:g} MB "
+                               "quota (--disk-quota-mb); try again when older jobs have expired")
 
 
 def _hostname(host: str) -> str:
@@ -109,9 +263,13 @@ def _message(limit: int) -> str:
     return f"upload: request body is larger than the limit of {limit / 1048576:g} MB (--max-upload-mb)"
 
 
-async def _too_large(send, detail: str, status: int = 413) -> None:
+async def _answer(send, detail: str, status: int = 413, headers: dict | None = None) -> None:
     body = json.dumps({"detail": detail}).encode()
+    extra = [(k.lower().encode(), str(v).encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+                            (b"connection", b"close"), *extra]})
     await send({"type": "http.response.body", "body": body})
+
+
+ServiceMiddleware = LimitsMiddleware

@@ -1,34 +1,55 @@
-"""``/api/jobs``: submit a job (multipart), poll it, fetch its result, delete it.
+"""``/api/jobs``: submit a job (multipart), follow it (poll or Server-Sent Events), fetch its result, cancel it.
 
 Everything a client sends is checked before the job is queued, so bad input is a 4xx with a
-one-line ``detail`` naming the field, never a failed job: the method must exist, its
-parameters must validate, the inputs it needs must be there (and no others), and every upload
-must be an image that :func:`tinct.io.read_image` decodes within the pixel limit -- judged from
-its content, never from its file name. Mask and scribble images must have the image's size.
+one-line ``detail`` naming the field, never a failed job and never a 500: the form has only known
+fields, each once; the method must exist; its parameters are a flat JSON object (bounded length,
+depth and number size) that the registry validates and that stays within this server's caps on
+costly parameters; the inputs it needs must be there (and no others); and every upload must be
+an image whose *header* (:func:`~tinct.apps.service.services.uploads.probe`) shows a supported
+format within the pixel limit -- judged from its content, never from its file name. Mask and
+scribble images must have the image's size. Pixels are decoded only by the workers.
+
+With API tokens, a job belongs to the token that submitted it: for any other token it does not
+exist (404).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import math
 import re
 import shutil
+import time
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
-from tinct.apps.service.deps import get_pool, get_settings, get_store, require_token
-from tinct.apps.service.routers.methods import path_like, server_only
+from tinct.apps.service.deps import get_pool, get_settings, get_store, owner_filter, require_token
+from tinct.apps.service.routers.methods import ROLES, method_needs, path_like, server_only
 from tinct.apps.service.schemas import Error, JobStatus
 from tinct.apps.service.services.execute import upload_path
-from tinct.apps.service.services.store import RESULT_NAME, JobStore, new_job_id, read_progress
+from tinct.apps.service.services.store import FINAL_STATES, RESULT_NAME, JobStore, new_job_id, read_progress
+from tinct.apps.service.services.uploads import UploadError, probe
 from tinct.apps.service.settings import Settings
-from tinct.errors import ImageTooLargeError, TinctError
+from tinct.errors import TinctError
 from tinct.registry import Method, get_method
 
 router = APIRouter(tags=["jobs"], dependencies=[Depends(require_token)])
+log = logging.getLogger("tinct.apps.service")
 
 _ERRORS = {400: {"model": Error}, 401: {"model": Error}, 404: {"model": Error}, 413: {"model": Error}}
+
+#: Form fields of a submission; anything else is refused.
+FIELDS = ("image", "method", "params", "post", *ROLES)
+MAX_PARAMS_CHARS = 16_384
+MAX_PARAMS_DEPTH = 4
+MAX_DIGITS = 15  # integers with more digits are refused before Python converts them
+MAX_STRING = 256
+MAX_STREAMS = 256  # Server-Sent Events streams open at the same time
 
 
 def _bad(detail: str, status: int = 400) -> HTTPException:
@@ -43,7 +64,7 @@ def status_of(job: dict, store: JobStore, settings: Settings) -> JobStatus:
             progress, stage = reported
     expires = job["finished"] + settings.job_ttl_seconds if job["finished"] else None
     return JobStatus(
-        id=job["id"], state=job["state"], progress=progress, stage=stage, method=job["method"],
+        id=job["id"], state=job["state"], progress=min(1.0, max(0.0, progress)), stage=stage, method=job["method"],
         params=job["params"], post=job["post"], inputs=job["inputs"], width=job["width"], height=job["height"],
         attempts=job["attempts"], created=job["created"], started=job["started"], finished=job["finished"],
         timings=job["timings"], error=job["error"], expires=expires,
@@ -51,24 +72,116 @@ def status_of(job: dict, store: JobStore, settings: Settings) -> JobStatus:
     )
 
 
-def parse_params(method: Method, text: str, allow_path_params: bool) -> dict:
-    """The ``params`` form field: a JSON object of parameter values, validated by the registry."""
+# ---------------------------------------------------------------------------------------------- form and params
+async def known_fields(request: Request) -> None:
+    """Refuse form fields the API does not have, and fields given twice (a 400 naming them)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.lower().startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        raise _bad("request: expected a multipart/form-data body (fields image, method, params, ...)", 415)
+    form = await request.form()  # parsed once: FastAPI reuses it for the parameters below
+    seen: set[str] = set()
+    for key in form.keys():
+        if key not in FIELDS:
+            shown = key if len(key) <= 40 and key.isprintable() else key[:40].encode("unicode_escape").decode() + "..."
+            raise _bad(f"form: unknown field {shown!r} (known: {', '.join(FIELDS)})")
+        if key in seen:
+            raise _bad(f"{key}: given more than once")
+        seen.add(key)
+
+
+class _ParamsError(ValueError):
+    pass
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise _ParamsError(f"a number has more than {MAX_DIGITS} digits ({text[:20]}...)")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if len(text) > 64:
+        raise _ParamsError(f"a number is written with more than 64 characters ({text[:20]}...)")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _ParamsError(f"{text[:20]} is out of range")
+    return value
+
+
+def _constant(text: str):
+    raise _ParamsError(f"{text} is not a number")
+
+
+def _depth(text: str) -> int:
+    """Deepest nesting of ``[`` and ``{`` outside strings (a linear scan, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_params(method: Method, text: str, allow_path_params: bool, settings: Settings | None = None) -> dict:
+    """The ``params`` form field: a flat JSON object of parameter values, validated by the registry and the caps."""
+    text = text or "{}"
+    if len(text) > MAX_PARAMS_CHARS:
+        raise _bad(f"params: longer than {MAX_PARAMS_CHARS} characters")
+    if _depth(text) > MAX_PARAMS_DEPTH:
+        raise _bad(f"params: nested deeper than {MAX_PARAMS_DEPTH} levels; expected a flat JSON object")
     try:
-        params = json.loads(text or "{}")
+        params = json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
     except json.JSONDecodeError as exc:
         raise _bad(f"params: not valid JSON ({exc.msg} at position {exc.pos})") from None
+    except (_ParamsError, ValueError, RecursionError, OverflowError) as exc:
+        raise _bad(f"params: {exc}") from None
     if not isinstance(params, dict):
         raise _bad(f"params: expected a JSON object of parameter values, got {type(params).__name__}")
     hidden = server_only(method, allow_path_params)
     for name, value in params.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
+            raise _bad(f"params: {name[:40]!r} is not a parameter name")
         if name in hidden:
             raise _bad(f"params: {name}: names a file on the server and cannot be set through the web service")
-        if isinstance(value, str) and not allow_path_params and path_like(value):
-            raise _bad(f"params: {name}: file paths cannot be given through the web service, got {value!r}")
+        if isinstance(value, dict | list):
+            raise _bad(f"params: {name}: expected a number, a string or true/false, got a JSON "
+                       f"{'object' if isinstance(value, dict) else 'array'}")
+        if isinstance(value, str):
+            if len(value) > MAX_STRING:
+                raise _bad(f"params: {name}: longer than {MAX_STRING} characters")
+            if not allow_path_params and path_like(value):
+                raise _bad(f"params: {name}: file paths cannot be given through the web service, got {value!r}")
     try:
-        return method.validate(params)
+        values = method.validate(params)
     except TinctError as exc:
         raise _bad(f"params: {exc}") from None
+    if settings is not None:
+        check_caps(method, values, settings)
+    return values
+
+
+def check_caps(method: Method, values: dict, settings: Settings) -> None:
+    """Refuse values of costly parameters above this server's caps (400 naming the parameter and the cap)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        cap = settings.cap_for(method.name, name)
+        if cap is not None and value > cap:
+            shown = int(cap) if float(cap).is_integer() else cap
+            raise _bad(f"params: {name}: {value:g} is over this server's cap of {shown} "
+                       f"(the operator can raise it: tinct serve --cap {name}={value:g})")
 
 
 def parse_post(text: str) -> str | None:
@@ -76,6 +189,8 @@ def parse_post(text: str) -> str | None:
     text = (text or "").strip()
     if not text:
         return None
+    if len(text) > 64:
+        raise _bad("post: longer than 64 characters")
     try:
         from tinct.post import parse_post as _parse
     except ImportError:
@@ -85,21 +200,27 @@ def parse_post(text: str) -> str | None:
     except TinctError as exc:
         detail = str(exc)
         raise _bad(detail if detail.startswith("post:") else f"post: {detail}") from None
+    except Exception:  # noqa: BLE001 - a recipe the parser chokes on is still the client's
+        raise _bad(f"post: cannot parse {text!r}") from None
     return text
 
 
+# ---- which uploads a method takes: one small block, to be swapped for the registry's own check ----
 def check_needs(method: Method, given: dict[str, UploadFile | None]) -> None:
     """Refuse a missing required input, or an input the method does not use."""
-    for role, need in (("reference", method.need("reference")), ("scribbles", method.need("scribbles"))):
-        if need == "required" and given.get(role) is None:
+    needs = method_needs(method)
+    for role in ("reference", "scribbles"):
+        if needs[role] == "required" and given.get(role) is None:
             raise _bad(f"{role}: method {method.name!r} needs a {role} image")
-        if need == "none" and given.get(role) is not None:
+        if needs[role] == "none" and given.get(role) is not None:
             raise _bad(f"{role}: method {method.name!r} does not use a {role} image")
     for role in ("mask", "reference_mask"):
-        if given.get(role) is not None and method.need(role) == "none":
-            raise _bad(f"{role}: method {method.name!r} does not use masks")
+        if given.get(role) is not None and needs[role] == "none":
+            raise _bad(f"{role}: method {method.name!r} does not use masks" if needs["mask"] == "none"
+                       else f"{role}: method {method.name!r} does not use a {role.replace('_', ' ')}")
     if given.get("reference_mask") is not None and given.get("reference") is None:
         raise _bad("reference_mask: given without a reference image")
+# ---- end of the input check ----
 
 
 def _save(upload: UploadFile, dest: Path) -> None:
@@ -111,27 +232,19 @@ def _save(upload: UploadFile, dest: Path) -> None:
     tmp.replace(dest)
 
 
-def _check_image(path: Path, role: str, max_pixels: int):
-    """Decode an upload with read_image (content sniffing, pixel limit); errors name the field, not the path."""
-    from tinct.io import read_image
-
-    try:
-        return read_image(path, max_pixels=max_pixels)
-    except ImageTooLargeError as exc:
-        raise _bad(f"{role}: {str(exc).replace(str(path), 'upload')} (--max-pixels)", 413) from None
-    except TinctError as exc:
-        raise _bad(f"{role}: {str(exc).replace(str(path), 'upload')}") from None
-
-
 def _safe_name(filename: str | None) -> str:
     """The client's file name reduced to a harmless stem, used only for the download name."""
-    stem = Path((filename or "").replace("\\", "/")).name
+    stem = Path((filename or "").replace("\\", "/").replace("\0", "")).name
     stem = stem.rsplit(".", 1)[0] if "." in stem else stem
     stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:60]
     return stem or "image"
 
 
-@router.post("/api/jobs", response_model=JobStatus, status_code=201, responses={**_ERRORS, 503: {"model": Error}})
+# ---------------------------------------------------------------------------------------------- routes
+@router.post("/api/jobs", response_model=JobStatus, status_code=201,
+             responses={**_ERRORS, 415: {"model": Error}, 429: {"model": Error}, 503: {"model": Error},
+                        507: {"model": Error}},
+             dependencies=[Depends(known_fields)])
 def create_job(
     request: Request,
     response: Response,
@@ -146,27 +259,37 @@ def create_job(
 ) -> JobStatus:
     settings: Settings = get_settings(request)
     store: JobStore = get_store(request)
+    owner = getattr(request.state, "owner", "") or ""
+    name = method.strip()
+    if not name or len(name) > 64 or not name.isprintable():
+        raise _bad("method: expected a method name from /api/methods")
     try:
-        meth = get_method(method.strip())
+        meth = get_method(name)
     except TinctError as exc:
         raise _bad(f"method: {exc}") from None
-    values = parse_params(meth, params, settings.allow_path_params)
+    values = parse_params(meth, params, settings.allow_path_params, settings)
     post_spec = parse_post(post)
     uploads = {"image": image, "reference": reference, "mask": mask, "reference_mask": reference_mask,
                "scribbles": scribbles}
     # an optional field sent empty (a form's unused file input) counts as absent; the image never does
     uploads = {k: v for k, v in uploads.items() if v is not None and (k == "image" or v.filename or v.size)}
+    for role, upload in uploads.items():
+        if not hasattr(upload, "file"):  # a text field where a file belongs
+            raise _bad(f"{role}: expected a file upload")
     check_needs(meth, uploads)
     counts = store.counts()
     if counts["queued"] >= settings.max_queued:
-        raise _bad(f"queue: {counts['queued']} jobs are waiting; try again later", 503)
+        raise _bad(f"queue: {counts['queued']} jobs are waiting (--max-queued); try again later", 503)
     staged = store.new_tmp_dir()
     try:
         shapes = {}
         for role, upload in uploads.items():
             dest = upload_path(staged, role)
             _save(upload, dest)
-            shapes[role] = _check_image(dest, role, settings.max_pixels).pixels.shape[:2]
+            try:
+                shapes[role] = probe(dest, role, settings.max_pixels).shape
+            except UploadError as exc:
+                raise _bad(str(exc), exc.status) from None
         h, w = shapes["image"]
         for role in ("mask", "scribbles"):
             if role in shapes and shapes[role] != (h, w):
@@ -176,17 +299,18 @@ def create_job(
             raise _bad("reference_mask: must have the reference image's size")
         job_id = new_job_id()
         job = store.create(job_id, staged, method=meth.name, params=values, post=post_spec,
-                           inputs=list(uploads), name=_safe_name(image.filename), width=w, height=h)
+                           inputs=list(uploads), name=_safe_name(image.filename), width=w, height=h, owner=owner)
     finally:
         if staged.exists():
             shutil.rmtree(staged, ignore_errors=True)
     get_pool(request).notify()
+    log.info("job %s: queued (%s, %dx%d)", job_id, meth.name, w, h)
     response.headers["Location"] = f"/api/jobs/{job_id}"
     return status_of(job, store, settings)
 
 
-def _job(store: JobStore, job_id: str) -> dict:
-    job = store.get(job_id)
+def _job(store: JobStore, job_id: str, request: Request) -> dict:
+    job = store.get(job_id, owner_filter(request))
     if job is None:
         raise _bad("job: no such job (unknown, expired or deleted)", 404)
     return job
@@ -195,27 +319,96 @@ def _job(store: JobStore, job_id: str) -> dict:
 @router.get("/api/jobs/{job_id}", response_model=JobStatus, responses=_ERRORS)
 def get_job(job_id: str, request: Request) -> JobStatus:
     store = get_store(request)
-    return status_of(_job(store, job_id), store, get_settings(request))
+    return status_of(_job(store, job_id, request), store, get_settings(request))
 
 
 @router.get("/api/jobs/{job_id}/result", response_class=FileResponse,
             responses={**_ERRORS, 409: {"model": Error}, 200: {"content": {"image/png": {}}}})
 def get_result(job_id: str, request: Request) -> FileResponse:
     store = get_store(request)
-    job = _job(store, job_id)
+    job = _job(store, job_id, request)
     if job["state"] != "done":
-        why = f": {job['error']}" if job["state"] == "failed" else ""
+        why = f": {job['error']}" if job["state"] in ("failed", "cancelled") else ""
         raise _bad(f"job: no result, the job is {job['state']}{why}", 409)
     path = store.job_dir(job_id) / RESULT_NAME
+    if not path.is_file():
+        raise _bad("job: no such job (unknown, expired or deleted)", 404)
     return FileResponse(path, media_type="image/png", filename=f"{job['name']}.{job['method']}.png",
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.delete("/api/jobs/{job_id}", status_code=204, responses={**_ERRORS, 409: {"model": Error}})
-def delete_job(job_id: str, request: Request) -> Response:
+def _cancel(request: Request, job_id: str) -> dict:
+    """Cancel a queued or running job (its worker is stopped); the row as it was, or 404."""
     store = get_store(request)
-    job = _job(store, job_id)
-    if job["state"] == "running":
-        raise _bad("job: it is running; delete it when it has finished", 409)
-    store.delete(job_id)
+    before = store.cancel(job_id, owner_filter(request))
+    if before is None:
+        raise _bad("job: no such job (unknown, expired or deleted)", 404)
+    if before["state"] == "running":
+        stopped = get_pool(request).abort(job_id, before["lease"], "cancel")
+        log.info("job %s: cancelled while running%s", job_id, "" if stopped else " (its worker had not started it)")
+    elif before["state"] == "queued":
+        log.info("job %s: cancelled while queued", job_id)
+    return before
+
+
+@router.post("/api/jobs/{job_id}/cancel", response_model=JobStatus, responses=_ERRORS)
+def cancel_job(job_id: str, request: Request) -> JobStatus:
+    """Stop a queued or running job; it stays, in state ``cancelled``, until it expires. A finished job is unchanged."""
+    _cancel(request, job_id)
+    store = get_store(request)
+    return status_of(_job(store, job_id, request), store, get_settings(request))
+
+
+@router.delete("/api/jobs/{job_id}", status_code=204, responses=_ERRORS)
+def delete_job(job_id: str, request: Request) -> Response:
+    """Delete a job and its files; a queued or running job is cancelled first (its worker is stopped)."""
+    _cancel(request, job_id)
+    get_store(request).delete(job_id)
     return Response(status_code=204)
+
+
+@router.get("/api/jobs/{job_id}/events", responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}})
+async def job_events(job_id: str, request: Request):
+    """The job's status as Server-Sent Events: one ``status`` event per change, the last when the job has ended.
+
+    A comment line every 15 s keeps proxies from closing the stream. Clients that cannot stream
+    poll ``GET /api/jobs/{id}`` instead.
+    """
+    store, settings = get_store(request), get_settings(request)
+    owner = owner_filter(request)
+    first = await run_in_threadpool(store.get, job_id, owner)
+    if first is None:
+        raise _bad("job: no such job (unknown, expired or deleted)", 404)
+    state = request.app.state
+    if getattr(state, "streams", 0) >= MAX_STREAMS:
+        raise _bad("events: too many open event streams; poll GET /api/jobs/{id} instead", 503)
+
+    async def stream():
+        state.streams = getattr(state, "streams", 0) + 1
+        try:
+            last, beat = None, time.monotonic()
+            job = first
+            limit = time.monotonic() + max(3600.0, settings.job_timeout_s * settings.max_attempts + 600)
+            while time.monotonic() < limit:
+                if job is None:
+                    yield "event: gone\ndata: {}\n\n"
+                    return
+                status = await run_in_threadpool(status_of, job, store, settings)
+                text = status.model_dump_json()
+                if text != last:
+                    last, beat = text, time.monotonic()
+                    yield f"event: status\ndata: {text}\n\n"
+                if status.state in FINAL_STATES:
+                    return
+                if time.monotonic() - beat > 15:
+                    beat = time.monotonic()
+                    yield ": keep-alive\n\n"
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(0.25)
+                job = await run_in_threadpool(store.get, job_id, owner)
+        finally:
+            state.streams -= 1
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -37,11 +37,13 @@ class Server:
         Where its stdout and stderr go.
     """
 
-    def __init__(self, data_dir: Path, args: list[str] = (), log: Path | None = None, port: int | None = None):
+    def __init__(self, data_dir: Path, args: list[str] = (), log: Path | None = None, port: int | None = None,
+                 env: dict | None = None):
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = list(args)
+        self.env = dict(env or {})
         self.log = Path(log) if log else self.data_dir.parent / f"server-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -50,7 +52,7 @@ class Server:
 
         cmd = [sys.executable, "-c", SERVE, "serve", "--host", "127.0.0.1", "--port", str(self.port),
                "--data-dir", str(self.data_dir), "--log-level", "warning", *self.args]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", **self.env}
         self._logfile = open(self.log, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._logfile, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
@@ -59,13 +61,23 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}; log: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(self.url + "/api/health", timeout=1.0).status_code == 200:
+                if httpx.get(self.url + "/api/ready", timeout=1.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"server did not answer within {timeout} s; log: {self.log.read_text()[-2000:]}")
+
+    def kill_server_only(self) -> None:
+        """SIGKILL the server process alone (a crash of the server); its workers must go by themselves."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def worker_pids(self) -> list[int]:
+        """The server's worker processes (Linux /proc): its children started by multiprocessing's spawn_main."""
+        return worker_pids(self.proc.pid)
 
     def kill(self) -> None:
         """SIGKILL the whole process group (server and its worker processes): a crash, not a shutdown."""
@@ -102,6 +114,40 @@ class Server:
         self.stop()
 
 
+def worker_pids(server_pid: int) -> list[int]:
+    """Children of ``server_pid`` started by multiprocessing's ``spawn_main`` (Linux /proc)."""
+    out = []
+    try:
+        kids = set()
+        for task in Path(f"/proc/{server_pid}/task").iterdir():
+            kids.update((task / "children").read_text().split())
+    except OSError:
+        return []
+    for k in kids:
+        try:
+            if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes():
+                out.append(int(k))
+        except OSError:
+            continue
+    return sorted(out)
+
+
+def spawned_by(marker: str) -> list[int]:
+    """Every live process whose command line holds ``marker`` (zombies excluded): finds orphaned workers."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker.encode() in (entry / "cmdline").read_bytes():
+                state = (entry / "stat").read_bytes().rpartition(b")")[2].split()[0]
+                if state not in (b"Z", b"X"):
+                    out.append(int(entry.name))
+        except OSError:
+            continue
+    return sorted(out)
+
+
 def png_bytes(array: np.ndarray) -> bytes:
     from PIL import Image
 
@@ -131,8 +177,12 @@ def run_jobs(url: str, jobs: list[dict], clients: int = 8, poll: float = 0.05, t
     def one(client: httpx.Client, job: dict) -> dict:
         start = time.perf_counter()
         files = {role: (f"{role}.png", data, "application/octet-stream") for role, data in job["files"].items()}
-        r = client.post(url + "/api/jobs", files=files,
-                        data={"method": job["method"], "params": json.dumps(job.get("params", {}))})
+        for _ in range(100):  # a busy server says when to come back (429, 503 with Retry-After)
+            r = client.post(url + "/api/jobs", files=files,
+                            data={"method": job["method"], "params": json.dumps(job.get("params", {}))})
+            if r.status_code not in (429, 503) or "retry-after" not in r.headers:
+                break
+            time.sleep(min(5.0, float(r.headers["retry-after"])))
         r.raise_for_status()
         job_id = r.json()["id"]
         deadline = time.monotonic() + timeout
