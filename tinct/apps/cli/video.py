@@ -26,7 +26,8 @@ def add_parser(sub) -> None:
         "tinct video clip.mp4 -o out.mp4 --reference frame_in_colour.jpg ; "
         "tinct video clip.mp4 -o graded.mp4 --method mkl --reference look.jpg",
     )
-    p.add_argument("input", metavar="IN", help="video file (any format FFmpeg reads)")
+    p.add_argument("input", metavar="IN", nargs="+",
+                   help="video file (any format FFmpeg reads); several with --evaluate")
     p.add_argument("-o", "--output", default=None,
                    help="output video (.mp4, .mkv, .mov, .m4v); default IN's name + .METHOD.mp4 in the current folder")
     p.add_argument("-r", "--reference", default=None, help="colour reference image (exemplar methods)")
@@ -42,6 +43,10 @@ def add_parser(sub) -> None:
     p.add_argument("--preset", default="veryfast", help="x264 speed preset (default veryfast)")
     p.add_argument("--restart", action="store_true", help="discard chunks cached by an earlier, different run")
     p.add_argument("--keep-parts", action="store_true", help="keep OUT.parts/ (the chunk cache) after success")
+    p.add_argument("--evaluate", action="store_true",
+                   help="score the videos IN for flicker instead: CDC and warp error (lower is steadier)")
+    p.add_argument("--flow-from", default=None, metavar="VIDEO",
+                   help="--evaluate: measure motion on this clip (the input the results were made from)")
     p.add_argument("--lut-size", type=int, default=33,
                    help="grading (--method reinhard|mkl|gmm|sliced): LUT nodes per axis (default 33)")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
@@ -75,8 +80,14 @@ def run(args) -> int:
     from tinct.registry import require_extra
 
     require_extra("video", "tinct video")
+    from tinct.errors import ParameterError
     from tinct.video.grade import GRADE_METHODS
 
+    if args.evaluate:
+        return _evaluate(args)
+    if len(args.input) != 1:
+        raise ParameterError(f"IN: give one video to colorize (several only with --evaluate), got {len(args.input)}")
+    args.input = args.input[0]
     if args.method in GRADE_METHODS:
         return _grade(args)
     from tinct.pipeline import make_job
@@ -121,4 +132,20 @@ def _grade(args) -> int:
         bar.close()
     emit(args, summary, [f"wrote {summary['output']}  ({summary['frames']} frames, {summary['shots']} shots, "
                          f"{summary['seconds']:.1f} s, {summary['fps']} frames/s)"])
+    return 0
+
+
+def _evaluate(args) -> int:
+    """``tinct video --evaluate CLIP...``: CDC and warp error of each clip (:mod:`tinct.metrics.temporal`)."""
+    from tinct.metrics.temporal import video_scores
+
+    rows = []
+    for clip in args.input:
+        scores = video_scores(clip, guide=args.flow_from)
+        rows.append({"video": clip, **scores})
+    lines = ["| video | frames | CDC | warp error |", "|---|---|---|---|"]
+    lines += [f"| {r['video']} | {r['frames']} | {r['cdc']:.5f} | {r['warp_error']:.5f} |" for r in rows]
+    lines.append("(CDC: JS divergence of RGB histograms of frames t and t+1, 2, 4; warp error: Lai et al. 2018, "
+                 "OpenCV DIS flow" + (f" on {args.flow_from}" if args.flow_from else "") + "; lower is steadier)")
+    emit(args, {"videos": rows}, lines)
     return 0
