@@ -226,8 +226,20 @@ def warp_error(frames, guide=None, *, cuts: Iterable[int] = (), per_frame: bool 
     return (value, errors) if per_frame else value
 
 
-def video_scores(frames, guide=None, *, cuts: Iterable[int] = ()) -> dict[str, float]:
-    """``{'cdc': ..., 'warp_error': ..., 'frames': n}`` for a video file or a list of frames."""
+def shot_starts(frames) -> list[int]:
+    """Frames that start a shot (:class:`tinct.video.temporal.CutDetector` on the luma), 0 included."""
+    from tinct.video.temporal import CutDetector
+
+    det = CutDetector()
+    return [t for t, f in enumerate(_frames(frames)) if det.push(_gray(_check(f, "frames")) * np.float32(100 / 255))]
+
+
+def video_scores(frames, guide=None, *, cuts: Iterable[int] | str = "auto") -> dict:
+    """``{'cdc', 'cdc_d1', 'cdc_d2', 'cdc_d4', 'warp_error', 'frames', 'cuts'}`` for a video file or frames.
+
+    ``cuts='auto'`` finds the scene cuts on ``guide`` (or ``frames``) and leaves the steps into
+    them out of the warp error: a cut is not flicker. CDC is computed over every frame, as published.
+    """
     if not isinstance(frames, (str, os.PathLike, list, tuple)):
         frames = list(frames)  # both measures read it
     if isinstance(frames, (list, tuple)):
@@ -236,7 +248,10 @@ def video_scores(frames, guide=None, *, cuts: Iterable[int] = ()) -> dict[str, f
         from tinct.video.io import probe
 
         n = probe(frames).frames
+    if isinstance(cuts, str):
+        if cuts != "auto":
+            raise ParameterError(f"cuts: expected 'auto' or frame numbers, got {cuts!r}")
+        cuts = shot_starts(guide if guide is not None else frames)
     value, parts = cdc(frames, per_dilation=True)
-    out = {"cdc": value, **{f"cdc_d{d}": v for d, v in parts.items()},
-           "warp_error": warp_error(frames, guide, cuts=cuts), "frames": n}
-    return out
+    return {"cdc": value, **{f"cdc_d{d}": v for d, v in parts.items()},
+            "warp_error": warp_error(frames, guide, cuts=cuts), "frames": n, "cuts": sorted(int(c) for c in cuts)}

@@ -151,5 +151,6 @@ def test_cli_evaluate_prints_cdc_and_warp_error(tmp_path, clip, capsys):
     assert main(["video", "--evaluate", str(clip), "--flow-from", str(clip), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["videos"]
     assert rows[0]["frames"] == 24 and rows[0]["cdc"] >= 0 and rows[0]["warp_error"] < 0.01
+    assert rows[0]["cuts"] == [0, 12]  # the step into the new shot is not flicker
     assert main(["video", "--evaluate", str(tmp_path / "missing.mp4")]) == 2
     assert main(["video", str(clip), str(clip), "-o", str(tmp_path / "x.mp4")]) == 2
