@@ -18,10 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from tinct.models.weights import DEFAULT_TEMPERATURE
+
 DEFAULT_DIRS = ["kodak24", "bsds500-test100"]
 
 
-def colorize_with_hints(net, rgb, k, rng, temperature=0.38):
+def colorize_with_hints(net, rgb, k, rng, temperature=DEFAULT_TEMPERATURE):
     import cv2
     import torch
 

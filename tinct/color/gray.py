@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinct._threads import single_threaded_blas
-from tinct.color.lab import rgb2lab, srgb_to_linear
+from tinct.color.lab import lab_f, rgb2lab, srgb_to_linear
 from tinct.pixels import to_float_rgb
 
 REC601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -44,9 +44,7 @@ def rgb2lightness(image) -> np.ndarray:
         arr = np.clip(arr, 0.0, 1.0)
     with single_threaded_blas():
         y = srgb_to_linear(arr) @ np.array([0.212671, 0.715160, 0.072169], np.float32)
-    small = y <= np.float32(0.008856)
-    f = np.cbrt(y)
-    f[small] = y[small] * np.float32(7.787) + np.float32(16.0 / 116.0)
+    f = lab_f(y)
     return (np.float32(116.0) * f - np.float32(16.0)).astype(np.float32, copy=False)
 
 

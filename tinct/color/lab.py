@@ -29,6 +29,15 @@ WHITE_D65 = np.array([0.95047, 1.0, 1.08883])
 _M_FWD64 = XYZ_FROM_RGB / WHITE_D65[:, None]
 _M_INV = (RGB_FROM_XYZ * WHITE_D65[None, :]).astype(np.float32)
 
+# CIELAB's f(t) = t^(1/3) above (6/29)^3, F_SLOPE t + F_OFFSET below, and its inverse above 6/29. The rounded
+# constants are skimage's (not the exact 216/24389 and 841/108), which keeps tinct within 1e-4 of
+# skimage.color.rgb2lab; every implementation of f in tinct (NumPy here, Numba in lab8, PyTorch in train.lab)
+# uses these.
+F_THRESHOLD = 0.008856  # (6/29)^3
+F_SLOPE = 7.787  # (29/6)^2 / 3
+F_OFFSET = 16.0 / 116.0
+F_INV_THRESHOLD = 0.2068966  # 6/29: f(F_THRESHOLD)
+
 _BLOCK_PIXELS = 1 << 20  # pixels converted per block: float temporaries of about 1 MP, not of the whole image
 
 _LUTS: dict[int, np.ndarray] = {}
@@ -59,6 +68,22 @@ def linear_to_srgb(values: np.ndarray) -> np.ndarray:
     v = np.clip(values, 0.0, 1.0).astype(np.float32, copy=False)
     out = np.where(v > 0.0031308, np.float32(1.055) * np.power(v, np.float32(1 / 2.4)) - np.float32(0.055), v * np.float32(12.92))
     return out.astype(np.float32, copy=False)
+
+
+def lab_f(t: np.ndarray) -> np.ndarray:
+    """CIELAB's f of a float array, elementwise, computed in ``t``'s dtype (float32 or float64).
+
+    ``t`` is X/Xn, Y/Yn or Z/Zn; ``L = 116 f(Y/Yn) - 16``. A new array is returned.
+
+    References
+    ----------
+    .. [1] CIE 15:2004, Colorimetry, section 8.2.1.
+    """
+    c = t.dtype.type
+    small = t <= c(F_THRESHOLD)
+    f = np.cbrt(t)
+    f[small] = t[small] * c(F_SLOPE) + c(F_OFFSET)
+    return f
 
 
 def _check_rgb(rgb) -> np.ndarray:
@@ -104,9 +129,7 @@ def _rgb2lab(arr: np.ndarray) -> np.ndarray:
         # Differences of cube roots amplify rounding 500x, so this block-sized
         # step runs in float64; the result is stored as float32.
         xyz = srgb_to_linear(block) @ _M_FWD64.T
-        small = xyz <= 0.008856
-        f = np.cbrt(xyz)
-        f[small] = xyz[small] * 7.787 + 16.0 / 116.0
+        f = lab_f(xyz)
         o = out[start : start + step]
         o[:, 0] = 116.0 * f[:, 1] - 16.0
         o[:, 1] = 500.0 * (f[:, 0] - f[:, 1])
@@ -120,9 +143,9 @@ def lab2rgb_linear(lab) -> np.ndarray:
     fy = (lab[..., 0] + np.float32(16.0)) / np.float32(116.0)
     f = np.stack([fy + lab[..., 1] / np.float32(500.0), fy, fy - lab[..., 2] / np.float32(200.0)], axis=-1)
     np.maximum(f, 0.0, out=f)  # skimage clips negative z the same way
-    small = f <= np.float32(0.2068966)
+    small = f <= np.float32(F_INV_THRESHOLD)
     xyz = f * f * f
-    xyz[small] = (f[small] - np.float32(16.0 / 116.0)) / np.float32(7.787)
+    xyz[small] = (f[small] - np.float32(F_OFFSET)) / np.float32(F_SLOPE)
     return xyz @ _M_INV.T
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from tinct._threads import over_ranges
-from tinct.color.lab import RGB_FROM_XYZ, WHITE_D65, XYZ_FROM_RGB
+from tinct.color.lab import F_INV_THRESHOLD, F_OFFSET, F_SLOPE, F_THRESHOLD, RGB_FROM_XYZ, WHITE_D65, XYZ_FROM_RGB
 
 # 8-bit sRGB -> linear light, exact in float64.
 _V = np.arange(256) / 255.0
@@ -53,9 +53,13 @@ _TABLE_MIN_PIXELS = 1 << 17  # below this (~0.13 MP), converting every pixel is 
 
 @njit(inline="always")
 def _f(t, table, refine):
-    """CIELAB's f: cube root above (6/29)**3, linear below; to 3e-5 from the table, 1e-10 refined."""
-    if t <= 0.008856:
-        return 7.787 * t + 16.0 / 116.0
+    """CIELAB's f (:func:`tinct.color.lab.lab_f`) of one value; the cube root to 3e-5 from the table, 1e-10 refined.
+
+    A scalar copy of ``lab_f`` because Numba cannot call NumPy's vectorised version per pixel; the constants
+    are shared.
+    """
+    if t <= F_THRESHOLD:
+        return F_SLOPE * t + F_OFFSET
     u = t * ((table.size - 1) / _F_MAX)
     i = min(int(u), table.size - 2)
     y = table[i] + (u - i) * (table[i + 1] - table[i])
@@ -68,9 +72,9 @@ def _f(t, table, refine):
 def _f_inverse(f):
     if f < 0.0:  # skimage clips negative XYZ the same way
         f = 0.0
-    if f > 0.2068966:
+    if f > F_INV_THRESHOLD:
         return f * f * f
-    return (f - 16.0 / 116.0) / 7.787
+    return (f - F_OFFSET) / F_SLOPE
 
 
 @njit(inline="always")

@@ -23,8 +23,8 @@ from scipy.spatial import cKDTree
 
 from tinct.color._pts_in_hull import PTS_IN_HULL
 from tinct.errors import ParameterError
+from tinct.models.weights import DEFAULT_TEMPERATURE
 
-DEFAULT_TEMPERATURE = 0.38
 SOFT_NEIGHBOURS = 5
 SOFT_SIGMA = 5.0
 

@@ -110,13 +110,11 @@ def _lightness(rgb: np.ndarray) -> np.ndarray:
         rgb = rgb[..., 0]
     if rgb.ndim == 3:
         return rgb2lightness(rgb)
-    from tinct.color.lab import srgb_to_linear
+    from tinct.color.lab import lab_f, srgb_to_linear
 
     g = rgb if rgb.dtype.kind == "u" else np.clip(rgb, 0.0, 1.0).astype(np.float32)
     y = srgb_to_linear(g)
-    small = y <= np.float32(0.008856)
-    f = np.cbrt(y)
-    f[small] = y[small] * np.float32(7.787) + np.float32(16.0 / 116.0)
+    f = lab_f(y)
     f *= np.float32(116.0)
     f -= np.float32(16.0)
     return f

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from tinct.errors import TinctError
+from tinct.models.weights import DEFAULT_TEMPERATURE
 
 # (caffe layer name, torch module prefix, kind, stride, dilation) in network order.
 _CONV_LAYERS = [
@@ -232,7 +233,7 @@ class CaffeNet:
         layer.blobs = [blobs[0] * np.float32(L_SCALE)] + blobs[1:]
         self._lock = threading.Lock()  # a cv2.dnn Net holds per-call state (input, layer blobs)
 
-    def run(self, l_in: np.ndarray, temperature: float = 0.38, cv2_ab: bool = False) -> dict:
+    def run(self, l_in: np.ndarray, temperature: float = DEFAULT_TEMPERATURE, cv2_ab: bool = False) -> dict:
         """Forward a batch ``l_in`` (N, 1, h, w) of L in [0, 100].
 
         Returns ``{"logits": (N, 313, h/4, w/4)}`` (``conv8_313``), plus

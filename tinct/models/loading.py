@@ -364,6 +364,7 @@ def _onnx_run(net, arch: str, path: Path, head: str, threads: int, with_hints=No
 
 def _caffe_runner(path: Path, arch, prototxt, head) -> Runner:
     from tinct.models import caffe
+    from tinct.models.weights import DEFAULT_TEMPERATURE
 
     if arch not in (None, "eccv16"):
         raise ParameterError(f"backend: caffe is available for eccv16 only, not {arch!r}")
@@ -376,7 +377,7 @@ def _caffe_runner(path: Path, arch, prototxt, head) -> Runner:
     def run(l, temperature=None, hints=None):  # noqa: E741
         if hints is not None:
             raise ParameterError("hints: the Caffe ECCV16 network takes no hints")
-        return {"logits": net.run(l, 0.38 if temperature is None else temperature)["logits"]}
+        return {"logits": net.run(l, DEFAULT_TEMPERATURE if temperature is None else temperature)["logits"]}
 
     return Runner(arch="eccv16", bins="313", head="logits", backend="caffe", input_size=224, size_multiple=8,
                   output_stride=4, run=run, net=net)

@@ -90,7 +90,13 @@ class WeightsEntry:
     notes: str = ""
 
 
-_PAPER_T = 0.38
+# Zhang et al. (ECCV 2016)'s annealed-mean T, the one number behind every 0.38 in tinct: their Caffe release scales
+# the logits by 1/T (conv8_313_rh) and the authors' PyTorch port folds 1/T into its last conv, which fixes the
+# eccv16 entry's logit_scale. tinct decodes every network with the same T by default (tinct.color.annealed_mean)
+# because it keeps colours vivid yet spatially consistent. Both live here, not in tinct.color, because this
+# registry must stay light to import (`tinct models`), and tinct.color pulls in SciPy.
+PAPER_TEMPERATURE = 0.38
+DEFAULT_TEMPERATURE = PAPER_TEMPERATURE
 
 REGISTRY: dict[str, WeightsEntry] = {}
 
@@ -115,7 +121,7 @@ add(WeightsEntry(
     training_data="ImageNet ILSVRC 2012 training set, 1.3 M images (class-rebalanced loss, lambda = 0.5)",
     metrics={"AuC rebal (ImageNet val, paper Tab. 1)": 67.3, "AuC non-rebal (paper Tab. 1)": 89.5,
              "AMT fooling rate % (paper)": 32.3},
-    logit_scale=1.0 / _PAPER_T,
+    logit_scale=1.0 / PAPER_TEMPERATURE,
     notes="The authors' PyTorch port of the Caffe release; its code applies no temperature, so the Caffe "
           "conv8_313_rh factor 1/0.38 is taken to be folded into model8.6 (not checked offline).",
 ))

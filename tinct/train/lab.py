@@ -10,12 +10,9 @@ References
 
 from __future__ import annotations
 
-_RGB2XYZ = (
-    (0.412453, 0.357580, 0.180423),
-    (0.212671, 0.715160, 0.072169),
-    (0.019334, 0.119193, 0.950227),
-)
-_WHITE = (0.95047, 1.0, 1.08883)
+# The constants of the NumPy conversion. f is written again in torch operations (tinct.color.lab.lab_f is
+# NumPy's) because batches stay on the training device.
+from tinct.color.lab import F_INV_THRESHOLD, F_OFFSET, F_SLOPE, F_THRESHOLD, WHITE_D65, XYZ_FROM_RGB
 
 
 def rgb_to_lab(rgb):
@@ -24,11 +21,11 @@ def rgb_to_lab(rgb):
 
     rgb = rgb.float().clamp(0, 1)
     lin = torch.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-    m = torch.tensor(_RGB2XYZ, dtype=lin.dtype, device=lin.device)
+    m = torch.tensor(XYZ_FROM_RGB, dtype=lin.dtype, device=lin.device)
     xyz = torch.einsum("ij,njhw->nihw", m, lin)
-    xyz = xyz / torch.tensor(_WHITE, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1)
-    f = torch.where(xyz > 0.008856, xyz.clamp_min(1e-12) ** (1.0 / 3.0), 7.787 * xyz + 16.0 / 116.0)
-    L = torch.where(xyz[:, 1:2] > 0.008856, 116.0 * f[:, 1:2] - 16.0, 903.3 * xyz[:, 1:2])
+    xyz = xyz / torch.tensor(WHITE_D65, dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1)
+    f = torch.where(xyz > F_THRESHOLD, xyz.clamp_min(1e-12) ** (1.0 / 3.0), F_SLOPE * xyz + F_OFFSET)
+    L = 116.0 * f[:, 1:2] - 16.0
     a = 500.0 * (f[:, 0:1] - f[:, 1:2])
     b = 200.0 * (f[:, 1:2] - f[:, 2:3])
     return torch.cat([L, a, b], dim=1)
@@ -44,9 +41,9 @@ def lab_to_rgb(lab):
     fx = fy + a / 500.0
     fz = fy - b / 200.0
     f = torch.cat([fx, fy, fz], dim=1)
-    xyz = torch.where(f > 0.2068966, f**3, (f - 16.0 / 116.0) / 7.787)
-    xyz = xyz * torch.tensor(_WHITE, dtype=lab.dtype, device=lab.device).view(1, 3, 1, 1)
-    m = torch.linalg.inv(torch.tensor(_RGB2XYZ, dtype=torch.float64)).to(lab.dtype).to(lab.device)
+    xyz = torch.where(f > F_INV_THRESHOLD, f**3, (f - F_OFFSET) / F_SLOPE)
+    xyz = xyz * torch.tensor(WHITE_D65, dtype=lab.dtype, device=lab.device).view(1, 3, 1, 1)
+    m = torch.linalg.inv(torch.tensor(XYZ_FROM_RGB, dtype=torch.float64)).to(lab.dtype).to(lab.device)
     lin = torch.einsum("ij,njhw->nihw", m, xyz).clamp(0, 1)
     rgb = torch.where(lin > 0.0031308, 1.055 * lin.clamp_min(1e-12) ** (1 / 2.4) - 0.055, 12.92 * lin)
     return rgb.clamp(0, 1)

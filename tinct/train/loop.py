@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from tinct.errors import ParameterError, TinctError
+from tinct.models.weights import DEFAULT_TEMPERATURE
 
 CKPT_NAME = "ckpt-last.pt"
 
@@ -417,7 +418,7 @@ class Trainer:
                 s = self.model.output_stride
                 idx, wts = soft_encode(F.avg_pool2d(ab, s), self.centres)
                 ce_sum += float(weighted_ce(logits, idx, wts)) * lum.shape[0]
-                pred = F.interpolate(expected_ab(logits, self.centres, 0.38), size=lum.shape[-2:], mode="bilinear",
+                pred = F.interpolate(expected_ab(logits, self.centres, DEFAULT_TEMPERATURE), size=lum.shape[-2:], mode="bilinear",
                                      align_corners=False)
                 err_sum += float(((pred - ab) ** 2).sum(1).mean()) * lum.shape[0]
                 n += lum.shape[0]
