@@ -248,7 +248,7 @@ def cmd_transfer(args):
 def cmd_speed(args):
     import cv2
 
-    from tinct.exemplar import superpixel as sp
+    from tinct.exemplar import matching as sp
     from tinct.io import read_image
     from tinct.registry import get_method
 

@@ -13,5 +13,6 @@ METHOD_MODULES: tuple[str, ...] = (
     "tinct.colorize.cnn",
     "tinct.colorize.scribble",
     "tinct.colorize.patchdb",
-    "tinct.exemplar.superpixel",
+    "tinct.transfer.superpixel",
+    "tinct.colorize.exemplar",
 )

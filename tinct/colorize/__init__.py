@@ -16,9 +16,9 @@ import numpy as np
 
 from tinct._callable import make_callable
 from tinct.colorize.cnn import auto, eccv16, siggraph17, suggest_colours
+from tinct.colorize.exemplar import exemplar
 from tinct.colorize.patchdb import patchdb
 from tinct.colorize.scribble import scribble
-from tinct.exemplar.superpixel import exemplar
 
 
 def __call__(image: np.ndarray, method: str | None = None, **inputs_and_params: Any) -> np.ndarray:

@@ -293,7 +293,7 @@ def resolve_auto() -> str:
     encoder matched best (tinctnet-v1: +0.8 to +0.9 dB PSNR over the handcrafted bank on kodak24 and
     bsds500-test100; tinctnet-v2, first 12 images of each: +0.45 and +0.92 dB),
     the weight-free bank is the fallback that always works. Transfer's ``'auto'`` is ``'handcrafted'``
-    (see :mod:`tinct.exemplar.superpixel`).
+    (see :func:`tinct.exemplar.matching.recolour`).
     """
     try:
         _tinctnet_weights()

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from tinct._callable import make_callable
-from tinct.exemplar.superpixel import superpixel
 from tinct.transfer.gmm import gmm
 from tinct.transfer.mkl import mkl
 from tinct.transfer.reinhard import reinhard
 from tinct.transfer.sliced import sliced
+from tinct.transfer.superpixel import superpixel
 
 
 def __call__(target: np.ndarray, reference: np.ndarray, method: str | None = None,

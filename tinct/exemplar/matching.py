@@ -1,7 +1,9 @@
-"""Colour transfer and exemplar colorization by non-local matching of superpixel features (seed 003).
+"""Non-local matching of superpixel features, shared by colour transfer and exemplar colorization.
 
-Pipeline (Carrillo, Clement & Bugeau 2022 [1]_, as described by Leduc, Carrillo
-& Papadakis 2024 [2]_):
+The methods are thin wrappers of :func:`recolour`: ``superpixel``
+(:mod:`tinct.transfer.superpixel`) and ``exemplar``
+(:mod:`tinct.colorize.exemplar`). Pipeline (Carrillo, Clement & Bugeau 2022
+[1]_, as described by Leduc, Carrillo & Papadakis 2024 [2]_):
 
 1. Target and reference(s) are resized so that their long side is ``size``
    (the working size) and cut into SLIC superpixels [3]_, about
@@ -64,13 +66,14 @@ import numpy as np
 from tinct.errors import ParameterError
 from tinct.exemplar.features import BACKENDS, get_backend
 from tinct.pixels import check_image, check_mask, from_float, output_dtype, restore, split_alpha, to_float_rgb
-from tinct.registry import Input, Param, register
+from tinct.registry import Param
 
 # auto: colorization uses tinctnet when its trained weights are installed, else handcrafted; transfer uses
 # handcrafted (both choices measured, see benchmarks/exemplar.py and tinct.exemplar.features.resolve_auto).
 DEFAULT_BACKEND = "auto"
 
-_PARAMS = [
+# The parameters of both methods.
+PARAMS = [
     Param("backend", "str", DEFAULT_BACKEND,
           "Feature backend; auto = tinctnet for colorization when tinct's weights are installed, else handcrafted.",
           choices=("auto",) + BACKENDS),
@@ -269,9 +272,9 @@ def fuse(labels: np.ndarray, colour: np.ndarray, stats: _Stats, values: np.ndarr
     return out.reshape(h, w, -1)
 
 
-# --------------------------------------------------------------------------- the method
-def _references(reference, reference_mask):
-    """Normalise ``reference`` (array or list of arrays) and masks into parallel lists."""
+# --------------------------------------------------------------------------- both methods
+def reference_list(reference, reference_mask) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """Check ``reference`` (an array or a list of arrays) and its masks: a list of (float RGB, mask or None)."""
     refs = list(reference) if isinstance(reference, (list, tuple)) else [reference]
     if not refs:
         raise ParameterError("reference: an empty list; give at least one reference image")
@@ -352,8 +355,14 @@ def _match(target_rgb_w, refs, *, colorize, backend, weights, tau, segments, com
     return labels_t, att @ colours_r
 
 
-def _run(target, refs, target_mask, *, colorize, backend, weights, tau, delta_s, delta_c, sigma_g, segments, size,
-         neighbors, compactness, threads):
+def recolour(target, refs, target_mask, *, colorize: bool, backend, weights, tau, delta_s, delta_c, sigma_g, segments,
+             size, neighbors, compactness, threads) -> np.ndarray:
+    """Steps 1-5 for one target: the method functions' work, ``colorize`` choosing the variant.
+
+    ``refs`` comes from :func:`reference_list`; the parameters are those of :data:`PARAMS`. Colorization matches
+    the gray target against the references' gray and merges the layers before the softmax (eq. 7); transfer
+    averages the per-layer attentions (eq. 3). The result keeps the target's own L and its dtype and alpha.
+    """
     from tinct.color import lab2rgb, rgb2gray, rgb2lab, rgb2lightness
     from tinct.colorize.upsample import guided_upsample
 
@@ -390,116 +399,3 @@ def _run(target, refs, target_mask, *, colorize, backend, weights, tau, delta_s,
         keep[mask] = out[mask]
         out = keep
     return restore(out, image)
-
-
-@register(
-    "superpixel",
-    kind="transfer",
-    summary="Colour transfer by non-local matching of superpixel features (Carrillo et al. 2022; seed 003).",
-    params=_PARAMS,
-    inputs=[
-        Input("reference", "image", required=True, help="the image whose colours are taken"),
-        Input("target_mask", "mask", role="mask", help="nonzero where the target may change"),
-        Input("reference_mask", "mask", help="nonzero where the reference's colours are measured",
-              size_of="reference"),
-    ],
-)
-def superpixel(target, reference, *, target_mask=None, reference_mask=None, backend=DEFAULT_BACKEND, weights=None,
-               tau=0.015, delta_s=10.0, delta_c=0.1, sigma_g=1.0, segments=0, size=256, neighbors=16,
-               compactness=10.0, threads=0):
-    """Recolour ``target`` with the colours of semantically matching superpixels of ``reference``.
-
-    Parameters
-    ----------
-    target : (H, W[, 3|4]) ndarray
-        Colour image to recolour; uint8, uint16 or float in [0, 1]. Alpha is kept.
-    reference : ndarray or list of ndarray
-        Colour reference image(s); several are pooled (their superpixels concatenated).
-    target_mask : (H, W) array_like, optional
-        Nonzero where the target may change; other pixels are returned bit for bit.
-    reference_mask : array_like or list, optional
-        Nonzero where reference colours may be taken (one mask per reference).
-    backend : {'auto', 'handcrafted', 'vgg19bn', 'tinctnet'}
-        Feature backend (:mod:`tinct.exemplar.features`). ``'auto'`` is ``'handcrafted'`` for transfer (lower
-        sliced Wasserstein distance to the reference than tinctnet on ``eval/transfer-pairs``) and, for
-        colorization, ``'tinctnet'`` when tinct's trained weights are installed, else ``'handcrafted'``
-        (the split-image benchmark's order).
-    weights : str, optional
-        Weights file of the network backends.
-    tau : float
-        Attention temperature (eq. 1); the paper's 0.015.
-    delta_s, delta_c, sigma_g : float
-        Fusion kernel scales (eqs. 5-6); the paper's 10, 0.1 and 1.
-    segments : int
-        Superpixels per image; 0 = ``3 * floor(sqrt(h * w))`` at the working size.
-    size : int
-        Long side of the working size.
-    neighbors : int
-        How many nearby target superpixels enter each pixel's fusion sum.
-    compactness : float
-        SLIC compactness.
-    threads : int
-        PyTorch CPU threads (network backends).
-
-    Returns
-    -------
-    ndarray
-        The recoloured target with its own CIELAB L; same shape/dtype as ``target`` (RGB).
-
-    References
-    ----------
-    .. [1] H. Carrillo, M. Clement, A. Bugeau, "Non-local matching of superpixel-based deep features for
-           color transfer", VISAPP 2022.
-    .. [2] R. Leduc, H. Carrillo, N. Papadakis, hal-04394848, 2024 (seed 003).
-    """
-    refs = _references(reference, reference_mask)
-    return _run(target, refs, target_mask, colorize=False, backend=backend, weights=weights, tau=tau, delta_s=delta_s,
-                delta_c=delta_c, sigma_g=sigma_g, segments=segments, size=size, neighbors=neighbors,
-                compactness=compactness, threads=threads)
-
-
-@register(
-    "exemplar",
-    kind="colorize",
-    summary="Exemplar colorization: colours of matching superpixels of a colour reference (seed 003).",
-    params=_PARAMS,
-    inputs=[
-        Input("reference", "image", required=True, help="the colour photo whose colours are matched"),
-        Input("mask", "mask", help="nonzero where the image may take colour"),
-    ],
-)
-def exemplar(image, *, reference=None, mask=None, backend=DEFAULT_BACKEND, weights=None, tau=0.015, delta_s=10.0,
-             delta_c=0.1, sigma_g=1.0, segments=0, size=256, neighbors=16, compactness=10.0, threads=0):
-    """Colorize a gray ``image`` from a colour ``reference`` by superpixel feature matching.
-
-    The reference is converted to gray (Rec. 601) for matching; colours are
-    taken from the colour reference; the attention merges the layers before
-    the softmax (seed 003, eq. 7). The output keeps the input's own L.
-
-    Parameters
-    ----------
-    image : (H, W[, 1|3|4]) ndarray
-        Gray image (a colour image is converted to gray first); alpha is kept.
-    reference : ndarray or list of ndarray
-        Colour reference image(s).
-    mask : (H, W) array_like, optional
-        Nonzero where colour is added; other pixels keep their gray value.
-    backend, weights, tau, delta_s, delta_c, sigma_g, segments, size, neighbors, compactness, threads
-        As for :func:`superpixel`.
-
-    Returns
-    -------
-    (H, W, 3[+1]) ndarray
-        Colour image of the input's dtype.
-
-    References
-    ----------
-    .. [1] R. Leduc, H. Carrillo, N. Papadakis, "Non-local matching of superpixel-based deep features for
-           color transfer and colorization", hal-04394848, 2024, section 4.
-    """
-    if reference is None:
-        raise ParameterError("reference: method 'exemplar' needs a colour reference image")
-    refs = _references(reference, None)
-    return _run(image, refs, mask, colorize=True, backend=backend, weights=weights, tau=tau, delta_s=delta_s,
-                delta_c=delta_c, sigma_g=sigma_g, segments=segments, size=size, neighbors=neighbors,
-                compactness=compactness, threads=threads)
