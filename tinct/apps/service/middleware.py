@@ -243,13 +243,18 @@ def _store_checks(store, settings, owner: str, length: int) -> None:
         except OSError:
             free = None
         if free is not None and free - length < settings.min_free_mb * 1048576:
-            raise Refused(507, f"storage: the data disk has {free / 1048576:.0f} MB free, under the "
+            raise Refused(507, f"storage: the data disk has {_mb(free)} MB free, under the "
                                f"{settings.min_free_mb:g} MB the server keeps free (--min-free-mb); try again later")
     if settings.disk_quota_mb > 0:
         used = store.bytes_used()
         if used + length > settings.disk_quota_mb * 1048576:
-            raise Refused(507, f"storage: the jobs take {used / 1048576:.0f} MB of the {settings.disk_quota_mb:g} MB "
+            raise Refused(507, f"storage: the jobs take {_mb(used)} MB of the {settings.disk_quota_mb:g} MB "
                                "quota (--disk-quota-mb); try again when older jobs have expired")
+
+
+def _mb(n: float) -> str:
+    mb = n / 1048576
+    return f"{mb:.0f}" if mb >= 10 else f"{mb:.2f}"
 
 
 def _hostname(host: str) -> str:

@@ -53,7 +53,7 @@ def ready(request: Request):
         reasons.append(f"disk: {free_mb:.0f} MB free, under --min-free-mb {settings.min_free_mb:g}")
     used_mb = store.bytes_used() / 1048576
     if settings.disk_quota_mb > 0 and used_mb >= settings.disk_quota_mb:
-        reasons.append(f"disk quota: jobs take {used_mb:.0f} MB of {settings.disk_quota_mb:g} MB (--disk-quota-mb)")
+        reasons.append(f"disk quota: jobs take {used_mb:.2f} MB of {settings.disk_quota_mb:g} MB (--disk-quota-mb)")
     body = Ready(ready=not reasons, reasons=reasons, workers_ready=status["ready"], workers=status["slots"],
                  queued=counts["queued"], free_mb=None if free_mb is None else round(free_mb, 1),
                  used_mb=round(used_mb, 3))

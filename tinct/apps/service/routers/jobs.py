@@ -80,7 +80,7 @@ async def known_fields(request: Request) -> None:
         raise _bad("request: expected a multipart/form-data body (fields image, method, params, ...)", 415)
     form = await request.form()  # parsed once: FastAPI reuses it for the parameters below
     seen: set[str] = set()
-    for key in form.keys():
+    for key, _ in form.multi_items():
         if key not in FIELDS:
             shown = key if len(key) <= 40 and key.isprintable() else key[:40].encode("unicode_escape").decode() + "..."
             raise _bad(f"form: unknown field {shown!r} (known: {', '.join(FIELDS)})")
