@@ -254,8 +254,8 @@ def run_array(job: Job, pixels: np.ndarray, *, stage: Stage | None = None,
 def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None = None) -> dict[str, Any]:
     """Read ``src``, run the job, write ``dst`` atomically; return the per-file record.
 
-    The record holds ``input``, ``output``, ``seconds`` and ``timings`` (read, method with
-    post-processing, write). A method that takes colour hints, given none by the job, uses the file's
+    The record holds ``input``, ``output``, ``seconds`` and ``timings`` (wall seconds to read, run the
+    method with post-processing and write; ``cpu_s``, the process's CPU seconds for the whole file). A method that takes colour hints, given none by the job, uses the file's
     own ``<stem>.hints.json`` when there is one (:func:`sidecar_hints`), so a folder of scans can each
     carry their hints. ``dst``'s folder is created. Raises :class:`~tinct.errors.TinctError`
     for a bad file or a result that may not be written (an existing file without ``overwrite``, an
@@ -265,7 +265,7 @@ def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None 
 
     src, dst = Path(src), Path(dst)
     guard = [src, *job.sources, *protect]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if stage:
         stage(0.05, "reading")
     try:
@@ -290,7 +290,8 @@ def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None 
     t3 = time.perf_counter()
     return {"input": str(src), "output": str(dst), "seconds": round(t3 - t0, 3),
             **({"hints": str(sidecar_hints(src))} if own else {}),
-            "timings": {"read_s": round(t1 - t0, 4), "method_s": round(t2 - t1, 4), "write_s": round(t3 - t2, 4)}}
+            "timings": {"read_s": round(t1 - t0, 4), "method_s": round(t2 - t1, 4), "write_s": round(t3 - t2, 4),
+                        "cpu_s": round(time.process_time() - cpu0, 4)}}
 
 
 def _writes_provenance() -> bool:

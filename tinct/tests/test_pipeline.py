@@ -61,7 +61,7 @@ def test_run_file_writes_atomically_returns_a_record_and_protects_inputs(tmp_pat
     job = make_job("reinhard", "transfer", inputs={"reference": ref})
     out = tmp_path / "sub" / "out.png"
     rec = run_file(job, src, out)
-    assert out.is_file() and rec["output"] == str(out) and set(rec["timings"]) == {"read_s", "method_s", "write_s"}
+    assert out.is_file() and rec["output"] == str(out) and set(rec["timings"]) == {"read_s", "method_s", "write_s", "cpu_s"}
     with pytest.raises(ImageWriteError, match="exists"):
         run_file(job, src, out)
     job.overwrite = True
