@@ -1,10 +1,10 @@
 """Post-processing for any result: automatic white balance and automatic contrast.
 
-Seed 004 runs "a module that automatically sets contrast and white balance"
-after the main colorization. Here both are plain functions on images, plus
-:func:`apply_post`, which runs a short text recipe such as ``"wb,contrast"``
-or ``"wb=grayworld,contrast=1"`` -- the form the CLI's ``--post`` and the web
-service accept.
+Kosovichev's Color tool (Art. Lebedev Studio) runs "a module that automatically
+sets contrast and white balance" after the main colorization. Here both are
+plain functions on images, plus :func:`apply_post`, which runs a short text
+recipe such as ``"wb,contrast"`` or ``"wb=grayworld,contrast=1"`` -- the form
+the CLI's ``--post`` and the web service accept.
 
 White balance works in linear light as a von Kries diagonal scaling: a
 reference colour (the mean, the per-channel maximum or a per-channel

@@ -1,8 +1,8 @@
 """Gray conversions.
 
 Two definitions are in use and both are needed: Rec. 601 luma (0.299 R +
-0.587 G + 0.114 B on the encoded values), which seed 003 and most photo tools
-use to make a gray reference, and CIELAB lightness L, which every colorization
+0.587 G + 0.114 B on the encoded values), which exemplar colorization (Leduc et al.
+2024) and most photo tools use to make a gray reference, and CIELAB lightness L, which every colorization
 method keeps from its input.
 """
 

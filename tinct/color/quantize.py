@@ -6,7 +6,7 @@ over Q bins of the ab plane rather than one colour. Two bin sets are provided:
 * ``"313"``: the 313 in-gamut bins of step 10 of the published ECCV16 and
   SIGGRAPH17 models, in their output-channel order.
 * ``"484"``: a full 22 x 22 grid of step 10 over a, b in [-110, 110], as in the
-  CS 766 project (seed 002); it includes out-of-gamut bins.
+  CS 766 project of Tunuguntla & Bhat (2017); it includes out-of-gamut bins.
 
 References
 ----------

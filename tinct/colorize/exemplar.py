@@ -23,7 +23,8 @@ from tinct.registry import Input, register
 @register(
     "exemplar",
     kind="colorize",
-    summary="Colours of matching superpixels of a colour reference (Leduc, Carrillo & Papadakis 2024).",
+    summary="Colour a gray image from a colour reference by matching superpixel features (Leduc, Carrillo & "
+            "Papadakis 2024).",
     params=PARAMS,
     inputs=[
         Input("reference", "image", required=True, help="the colour photo whose colours are matched"),

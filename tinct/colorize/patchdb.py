@@ -1,6 +1,6 @@
-"""Patch-database colorization (seed 004): match gray neighbourhoods against a database of coloured ones.
+"""Patch-database colorization after Kosovichev's Color tool: gray neighbourhoods matched against coloured ones.
 
-Seed 004 ("The making of the Color tool") colorized by comparing the gray
+Kosovichev's Color tool [1]_ colorized by comparing the gray
 neighbourhood of each pixel with a small database of sky, grass, earth and
 building samples by cosine similarity, after Otsu's threshold split the image
 into two classes, and toned each pixel with the colour of the best match
@@ -24,7 +24,7 @@ without changing its shade. tinct does the same, at scale:
 References
 ----------
 .. [1] R. Kosovichev, "The making of the Color tool", Art. Lebedev Studio
-       (seed 004 in ``shared/seeds``): Otsu split, cosine similarity against
+       (an article on the studio's site): Otsu split, cosine similarity against
        a patch base, tone without changing shade.
 .. [2] N. Otsu, "A threshold selection method from gray-level histograms",
        IEEE Trans. SMC 9(1), 1979.
@@ -448,7 +448,8 @@ def match(db: PatchDatabase, features: np.ndarray, cls: np.ndarray, k: int, allo
 @register(
     "patchdb",
     kind="colorize",
-    summary="Colour each superpixel from the most cosine-similar gray neighbourhoods of a patch database (seed 004).",
+    summary="Colour superpixels from the most similar gray neighbourhoods of a patch database (after Kosovichev's "
+            "Color tool).",
     params=[
         Param("database", "str", "default", "Patch database file (.npz from `tinct patchdb build`), or default.", path=True),
         Param("segments", "int", 1500, "Number of SLIC superpixels.", min=1, max=100_000),
@@ -463,7 +464,7 @@ def match(db: PatchDatabase, features: np.ndarray, cls: np.ndarray, k: int, allo
 )
 def patchdb(image, *, label_map=None, database="default", segments=1500, samples=12, k=16, work_size=512,
             classes=""):
-    """Colorize a gray image from a database of coloured gray neighbourhoods (seed 004).
+    """Colorize a gray image from a database of coloured gray neighbourhoods (after Kosovichev's Color tool).
 
     Parameters
     ----------
@@ -500,7 +501,7 @@ def patchdb(image, *, label_map=None, database="default", segments=1500, samples
 
     References
     ----------
-    .. [1] Seed 004, "The making of the Color tool" (Otsu split, cosine similarity).
+    .. [1] R. Kosovichev, "The making of the Color tool", Art. Lebedev Studio (Otsu split, cosine similarity).
     .. [2] R. Achanta et al., "SLIC superpixels", IEEE TPAMI 34(11), 2012.
     """
     import cv2

@@ -184,7 +184,7 @@ def joint_bilateral_upsample(ab_low: np.ndarray, lightness: np.ndarray, sigma_ra
 
 
 def bilinear_upsample(ab_low: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Plain bilinear upsampling of (h, w, 2) ab to ``size`` (H, W), as in seed 001."""
+    """Plain bilinear upsampling of (h, w, 2) ab to ``size`` (H, W), as the LearnOpenCV ECCV16 tutorial does."""
     return resize(ab_low, size, cv2.INTER_LINEAR)
 
 

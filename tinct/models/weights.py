@@ -150,7 +150,7 @@ add(WeightsEntry(
     metrics={"AuC rebal (ImageNet val, paper Tab. 1)": 67.3},
     format="caffe",
     companion="eccv16-caffe-prototxt",
-    notes="Original Caffe release (seed 001); needs OpenCV < 5 for cv2.dnn, else tinct reads the blobs itself.",
+    notes="Original Caffe release of Zhang et al.; needs OpenCV < 5 for cv2.dnn, else tinct reads the blobs itself.",
 ))
 add(WeightsEntry(
     name="eccv16-caffe-norebal",

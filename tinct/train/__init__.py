@@ -1,4 +1,4 @@
-"""``tinct train``: train tinct's own colorization network (seed 002, SPEC section 3).
+"""``tinct train``: train tinct's own colorization network (bin classification as Zhang et al. 2016).
 
 * :mod:`tinct.train.data` -- tar shards / folders decoded into memory; on-device augmentation and hints.
 * :mod:`tinct.train.losses` -- soft targets, class rebalancing, the smoothness term, MSE baseline.

@@ -3,8 +3,8 @@
 One step: a batch of random resized crops is made on the device from the
 in-memory images (:mod:`tinct.train.data`), converted to Lab, optionally given
 random colour hints, and the network predicts bin logits at 1/4 resolution.
-The loss is the class-rebalanced soft cross-entropy (ECCV16, seed 002) plus
-``smooth`` times seed 002's intensity-weighted neighbourhood term, or plain MSE
+The loss is the class-rebalanced soft cross-entropy (ECCV16 [3]_) plus
+``smooth`` times the intensity-weighted neighbourhood term of Tunuguntla & Bhat [4]_, or plain MSE
 on the predicted mean ab (``loss='mse'``, the baseline). AdamW, linear warm-up
 then cosine decay, gradient clipping, bf16 autocast on CUDA.
 
@@ -22,6 +22,7 @@ References
 .. [1] I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization", ICLR 2019 (AdamW).
 .. [2] I. Loshchilov, F. Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts", ICLR 2017.
 .. [3] R. Zhang, P. Isola, A. A. Efros, "Colorful Image Colorization", ECCV 2016.
+.. [4] S. Tunuguntla, A. Bhat, "Image Colorization", CS 766 project, University of Wisconsin, 2017.
 """
 
 from __future__ import annotations
@@ -418,8 +419,8 @@ class Trainer:
                 s = self.model.output_stride
                 idx, wts = soft_encode(F.avg_pool2d(ab, s), self.centres)
                 ce_sum += float(weighted_ce(logits, idx, wts)) * lum.shape[0]
-                pred = F.interpolate(expected_ab(logits, self.centres, DEFAULT_TEMPERATURE), size=lum.shape[-2:], mode="bilinear",
-                                     align_corners=False)
+                pred = F.interpolate(expected_ab(logits, self.centres, DEFAULT_TEMPERATURE), size=lum.shape[-2:],
+                                     mode="bilinear", align_corners=False)
                 err_sum += float(((pred - ab) ** 2).sum(1).mean()) * lum.shape[0]
                 n += lum.shape[0]
                 if sheet and start == 0:

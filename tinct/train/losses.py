@@ -5,7 +5,7 @@
   ``w ~ ((1 - lambda) * p_smooth + lambda / Q)^-1`` normalised so that ``E_p_smooth[w] = 1``.
 * :func:`weighted_ce` -- per-pixel soft cross-entropy weighted by the rebalancing weight of the
   pixel's nearest bin.
-* :func:`smoothness` -- seed 002's spatial term: the difference between each pixel's predicted ab and
+* :func:`smoothness` -- the spatial term of Tunuguntla & Bhat [2]_: the difference between each pixel's predicted ab and
   the average of its 8 neighbours' predicted ab, weighted by ``exp(-(L_p - L_q)^2 / (2 sigma^2))``.
 * :func:`expected_ab` and :func:`mse` -- the regression baseline (MSE on the predicted mean ab).
 
@@ -15,7 +15,7 @@ References
 ----------
 .. [1] R. Zhang, P. Isola, A. A. Efros, "Colorful Image Colorization", ECCV 2016, eqs. 2-4.
 .. [2] S. Tunuguntla, A. Bhat, "Image Colorization", CS 766 project, University of Wisconsin, 2017
-       (seed 002: rebalancing as a vividness knob; the intensity-weighted neighbourhood penalty).
+       (rebalancing as a vividness knob; the intensity-weighted neighbourhood penalty).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def rebalance_weights(prior, lam: float = 0.5) -> np.ndarray:
     """Class-rebalancing weights ``w = ((1 - lam) p + lam / Q)^-1``, scaled so that ``sum(p * w) = 1``.
 
     ``lam = 1`` gives uniform weights (no rebalancing); ``lam -> 0`` weights rare colours most
-    (the vividness knob of seed 002).
+    (the vividness knob of Tunuguntla & Bhat 2017).
     """
     if not (isinstance(lam, (int, float)) and 0.0 < lam <= 1.0):
         raise ParameterError(f"rebalance: lambda must be in (0, 1], got {lam!r}")
@@ -102,7 +102,7 @@ def expected_ab(logits, centres, temperature: float = 1.0):
 
 
 def smoothness(ab_pred, lightness, sigma: float = 5.0):
-    """Seed 002's spatial term on the predicted ab, in (ab / 100)^2 units.
+    """The spatial term of Tunuguntla & Bhat (2017) on the predicted ab, in (ab / 100)^2 units.
 
     For each pixel p, ``avg_p = sum_q w_pq ab_q / sum_q w_pq`` over its 8 neighbours with
     ``w_pq = exp(-(L_p - L_q)^2 / (2 sigma^2))``; the term is the mean of ``|ab_p - avg_p|^2``.

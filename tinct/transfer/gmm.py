@@ -1,4 +1,4 @@
-"""Colour transfer by matched Gaussian mixtures (seed 000; Shapira et al. 2009).
+"""Colour transfer by matched Gaussian mixtures (Shapira et al. 2009; Shilkrot 2010).
 
 A K-component, full-covariance Gaussian mixture is fitted by expectation-maximisation
 to the reference pixels (under the reference mask) and to the target pixels (under
@@ -155,9 +155,9 @@ def match_components(target: Mixture, reference: Mixture, method: str = "optimal
     method : {'optimal', 'greedy'}
         ``'optimal'`` minimises the total symmetric KL divergence over all one-to-one
         assignments (Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``).
-        ``'greedy'`` is the seed's matcher: visit the reference components in 10 random
+        ``'greedy'`` is Shilkrot's (2010) matcher: visit the reference components in 10 random
         orders, give each the nearest free target component, keep the order with the
-        lowest total symmetric KL (the seed scored orders by a distance between means;
+        lowest total symmetric KL (Shilkrot scored orders by a distance between means;
         tinct scores them by the same divergence it matches with).
 
     Returns
@@ -254,13 +254,16 @@ def make_gmm_map(target: Mixture, reference: Mixture, match: np.ndarray, mode: s
 @register(
     "gmm",
     kind="transfer",
-    summary="Match Gaussian-mixture components of target and reference colours (EM; seed 000, Shapira et al. 2009).",
+    summary="Match Gaussian-mixture components of target and reference colours (EM; Shapira et al. 2009, "
+            "Shilkrot 2010).",
     params=[
         Param("n_components", "int", 3, "Number of Gaussian components K.", min=1, max=16),
-        Param("mode", "str", "monge", "Per-component map: 'monge' (Gaussian optimal transport) or 'mean' (shift only, the seed's).",
+        Param("mode", "str", "monge",
+              "Per-component map: 'monge' (Gaussian optimal transport) or 'mean' (shift only, as Shilkrot 2010).",
               choices=("monge", "mean")),
-        Param("color_space", "str", "rgb", "Space the mixtures live in (the seed's is RGB).", choices=("rgb", "lab")),
-        Param("matching", "str", "optimal", "Component matching: optimal assignment or the seed's greedy search.",
+        Param("color_space", "str", "rgb", "Space the mixtures live in (Shilkrot 2010 uses RGB).", choices=("rgb", "lab")),
+        Param("matching", "str", "optimal",
+              "Component matching: optimal assignment or the greedy search of Shilkrot 2010.",
               choices=("optimal", "greedy")),
         Param("temperature", "float", 1.0, "Posterior temperature: > 1 softens the switch between components.",
               min=1.0, max=100.0),
@@ -294,23 +297,23 @@ def gmm(target, reference, *, target_mask=None, reference_mask=None, n_component
         K, the number of components of each mixture. Each masked image must hold at
         least K distinct colours and 10 K pixels.
     mode : {'monge', 'mean'}, default 'monge'
-        ``'mean'`` uses A_i = I (the seed's choice: each component is shifted).
+        ``'mean'`` uses A_i = I (Shilkrot's [2]_ choice: each component is shifted).
         ``'monge'`` uses the Gaussian optimal-transport map
         A_i = S_t^{-1/2} (S_t^{1/2} S_r S_t^{1/2})^{1/2} S_t^{-1/2}, which carries
-        N(mu_t,i, S_t,i) exactly onto N(mu_r,m(i), S_r,m(i)). The seed's source,
-        Shapira et al., use S_r S_t^{-1}, which is not such a map: it takes
+        N(mu_t,i, S_t,i) exactly onto N(mu_r,m(i), S_r,m(i)). Shilkrot's source,
+        Shapira et al. [1]_, use S_r S_t^{-1}, which is not such a map: it takes
         covariance S_t to S_r S_t^{-1} S_r (variance ratio instead of deviation ratio
         in one dimension) and is not symmetric; see
         :func:`tinct.transfer._common.gaussian_ot_map`.
     color_space : {'rgb', 'lab'}, default 'rgb'
-        ``'rgb'`` is the seed's space (sRGB in [0, 1]); ``'lab'`` is CIELAB. In CIELAB the
+        ``'rgb'`` is Shilkrot's space (sRGB in [0, 1]); ``'lab'`` is CIELAB. In CIELAB the
         components split mostly by lightness and the posteriors switch faster between
         components, which posterises dark regions on some pairs (see the benchmark).
     matching : {'optimal', 'greedy'}, default 'optimal'
         See :func:`match_components`.
     temperature : float, default 1
         Posteriors are computed as ``P(i|x) ~ (w_i N(x | mu_i, S_i))^(1/T)``. T = 1 is the exact
-        mixture posterior (the seed's); larger T blends neighbouring components' maps over a wider
+        mixture posterior (as in [1]_ and [2]_); larger T blends neighbouring components' maps over a wider
         range of colours, which removes the contouring and speckle that appear where two
         components with very different maps meet (at the cost of a looser fit of the reference).
     samples : int, default 20000
@@ -340,7 +343,7 @@ def gmm(target, reference, *, target_mask=None, reference_mask=None, n_component
     .. [1] L. Shapira, A. Shamir, D. Cohen-Or, "Image appearance exploration by model-based
            navigation", Computer Graphics Forum 28(2) (Eurographics), 2009.
     .. [2] R. Shilkrot, "Image recoloring using Gaussian mixture model and expectation
-           maximization", morethantechnical.com, 2010 (seed 000).
+           maximization", morethantechnical.com, 2010.
     .. [3] J.-H. Huang et al., "Image recolorization for the colorblind", ICASSP 2009
            (symmetric KL matching).
     .. [4] F. Pitié, A. Kokaram, "The linear Monge-Kantorovitch linear colour mapping for

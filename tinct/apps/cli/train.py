@@ -52,7 +52,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--input-size", type=int, default=d.input_size, help="inference input side stored with weights")
     p.add_argument("--loss", choices=["ce", "mse"], default=d.loss, help="rebalanced cross-entropy or MSE baseline")
     p.add_argument("--rebalance", type=float, default=d.rebalance, help="lambda of class rebalancing, 1 = off")
-    p.add_argument("--smooth", type=float, default=d.smooth, help="weight of seed 002's smoothness term")
+    p.add_argument("--smooth", type=float, default=d.smooth,
+                   help="weight of the L-weighted smoothness term of Tunuguntla & Bhat (2017)")
     p.add_argument("--smooth-sigma", type=float, default=d.smooth_sigma, help="L sigma of the smoothness weights")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)

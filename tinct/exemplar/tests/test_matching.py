@@ -1,4 +1,7 @@
-"""Superpixel matching shared by the superpixel transfer and exemplar colorization: building blocks, backends, and what both methods must do alike."""
+"""Superpixel matching shared by the superpixel transfer and exemplar colorization.
+
+Building blocks, feature backends, and what both methods must do alike.
+"""
 
 from __future__ import annotations
 
