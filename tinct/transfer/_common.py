@@ -20,6 +20,15 @@ import numpy as np
 from tinct.color.lab import lab2rgb, rgb2lab
 from tinct.errors import ParameterError
 from tinct.pixels import _INT_SCALE, check_image, check_mask, from_float, output_dtype, split_alpha
+from tinct.registry import Input
+
+# Every transfer method's inputs: the reference (the CLI's --reference), a mask on the target (--mask) and one on
+# the reference (--reference-mask), so that the front ends treat all transfer methods alike.
+TRANSFER_INPUTS = (
+    Input("reference", "image", required=True, help="the image whose colours are taken"),
+    Input("target_mask", "mask", role="mask", help="nonzero where the target may change"),
+    Input("reference_mask", "mask", help="nonzero where the reference's colours are measured", size_of="reference"),
+)
 
 BLOCK = 1 << 20  # pixels per block
 

@@ -19,8 +19,9 @@ import numpy as np
 
 from tinct.errors import ParameterError
 from tinct.pixels import restore
-from tinct.registry import Input, Param, register
+from tinct.registry import Param, register
 from tinct.transfer._common import (
+    TRANSFER_INPUTS,
     apply_pointwise,
     check_space,
     gaussian_ot_map,
@@ -272,12 +273,7 @@ def make_gmm_map(target: Mixture, reference: Mixture, match: np.ndarray, mode: s
         Param("feather", "float", 0.0, "Width in pixels of a soft inner edge of the target mask (0 = hard).", min=0.0),
         Param("strength", "float", 1.0, "Blend between the target (0) and the full transfer (1).", min=0.0, max=1.0),
     ],
-    inputs=[
-        Input("reference", "image", required=True, help="the image whose colours are taken"),
-        Input("target_mask", "mask", role="mask", help="nonzero where the target may change"),
-        Input("reference_mask", "mask", help="nonzero where the reference's colours are measured",
-              size_of="reference"),
-    ],
+    inputs=TRANSFER_INPUTS,
 )
 def gmm(target, reference, *, target_mask=None, reference_mask=None, n_components=3, mode="monge",
         color_space="rgb", matching="optimal", temperature=1.0, samples=20000, seed=0, feather=0.0, strength=1.0):

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from tinct.pixels import restore
-from tinct.registry import Input, Param, register
+from tinct.registry import Param, register
 from tinct.transfer._common import (
     BLOCK,
+    TRANSFER_INPUTS,
     apply_pointwise,
     check_space,
     gaussian_ot_map,
@@ -62,12 +63,7 @@ def mkl_map(mu_t, cov_t, mu_r, cov_r, space: str = "rgb") -> tuple[np.ndarray, n
         Param("feather", "float", 0.0, "Width in pixels of a soft inner edge of the target mask (0 = hard).", min=0.0),
         Param("strength", "float", 1.0, "Blend between the target (0) and the full transfer (1).", min=0.0, max=1.0),
     ],
-    inputs=[
-        Input("reference", "image", required=True, help="the image whose colours are taken"),
-        Input("target_mask", "mask", role="mask", help="nonzero where the target may change"),
-        Input("reference_mask", "mask", help="nonzero where the reference's colours are measured",
-              size_of="reference"),
-    ],
+    inputs=TRANSFER_INPUTS,
 )
 def mkl(target, reference, *, target_mask=None, reference_mask=None, color_space="rgb", samples=200_000, seed=0,
         feather=0.0, strength=1.0):

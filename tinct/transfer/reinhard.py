@@ -7,7 +7,8 @@ import numpy as np
 from tinct.color.lab import lab2rgb, rgb2lab
 from tinct.errors import ParameterError
 from tinct.pixels import check_image, check_mask, output_dtype, restore, split_alpha
-from tinct.registry import Input, Param, register
+from tinct.registry import Param, register
+from tinct.transfer._common import TRANSFER_INPUTS
 from tinct.transfer._stats import STATS_SAMPLES, masked_pixels, mean_std
 
 _MIN_STD = 1e-3  # below this a channel is flat: shift it, do not scale by ~1/0
@@ -21,12 +22,7 @@ _MIN_STD = 1e-3  # below this a channel is flat: shift it, do not scale by ~1/0
         Param("strength", "float", 1.0, "Blend between the target (0) and the full transfer (1).", min=0.0, max=1.0),
         Param("keep_lightness", "bool", False, "Keep the target's L and move only a and b."),
     ],
-    inputs=[
-        Input("reference", "image", required=True, help="the image whose colours are taken"),
-        Input("target_mask", "mask", role="mask", help="nonzero where the target may change"),
-        Input("reference_mask", "mask", help="nonzero where the reference's colours are measured",
-              size_of="reference"),
-    ],
+    inputs=TRANSFER_INPUTS,
 )
 def reinhard(target, reference, *, target_mask=None, reference_mask=None, strength=1.0, keep_lightness=False):
     """Transfer colour statistics from ``reference`` to ``target`` in CIELAB.

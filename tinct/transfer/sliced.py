@@ -12,8 +12,8 @@ import numpy as np
 
 from tinct.color.lab import lab2rgb
 from tinct.pixels import restore
-from tinct.registry import Input, Param, register
-from tinct.transfer._common import apply_pointwise, check_space, prepare_pair, sample_pixels, to_space
+from tinct.registry import Param, register
+from tinct.transfer._common import TRANSFER_INPUTS, apply_pointwise, check_space, prepare_pair, sample_pixels, to_space
 from tinct.transfer._common import regrain as _regrain
 
 _LEVELS = 512  # quantiles per 1-D map
@@ -117,12 +117,7 @@ def trilinear(lut: np.ndarray, x: np.ndarray) -> np.ndarray:
         Param("feather", "float", 0.0, "Width in pixels of a soft inner edge of the target mask (0 = hard).", min=0.0),
         Param("strength", "float", 1.0, "Blend between the target (0) and the full transfer (1).", min=0.0, max=1.0),
     ],
-    inputs=[
-        Input("reference", "image", required=True, help="the image whose colours are taken"),
-        Input("target_mask", "mask", role="mask", help="nonzero where the target may change"),
-        Input("reference_mask", "mask", help="nonzero where the reference's colours are measured",
-              size_of="reference"),
-    ],
+    inputs=TRANSFER_INPUTS,
 )
 def sliced(target, reference, *, target_mask=None, reference_mask=None, color_space="rgb", iterations=20,
            samples=50000, lut_size=33, regrain=4, seed=0, feather=0.0, strength=1.0):

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinct.exemplar.matching import DEFAULT_BACKEND, PARAMS, recolour, reference_list
-from tinct.registry import Input, register
+from tinct.registry import register
+from tinct.transfer._common import TRANSFER_INPUTS
 
 
 @register(
@@ -24,12 +25,7 @@ from tinct.registry import Input, register
     kind="transfer",
     summary="Colour transfer by non-local matching of superpixel features (Carrillo, Clement & Bugeau 2022).",
     params=PARAMS,
-    inputs=[
-        Input("reference", "image", required=True, help="the image whose colours are taken"),
-        Input("target_mask", "mask", role="mask", help="nonzero where the target may change"),
-        Input("reference_mask", "mask", help="nonzero where the reference's colours are measured",
-              size_of="reference"),
-    ],
+    inputs=TRANSFER_INPUTS,
 )
 def superpixel(target: np.ndarray, reference: np.ndarray | Sequence[np.ndarray], *, target_mask=None,
                reference_mask=None, backend: str = DEFAULT_BACKEND, weights: str | None = None, tau: float = 0.015,
