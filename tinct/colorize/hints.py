@@ -203,6 +203,44 @@ def rasterize(hints: np.ndarray, image_shape: tuple[int, int], net_shape: tuple[
     return ab, mask
 
 
+def apply_hints(lightness: np.ndarray, ab: np.ndarray, hints: np.ndarray, sigma_l: float = 10.0) -> np.ndarray:
+    """Make each hint hold at its own point: the network spreads hints, this pins them.
+
+    The network's output near a hint is only pulled toward it (it sees hints at its own resolution and
+    the result is decoded and upsampled). Here each hint's residual (its ab minus the output's ab at
+    its point) is added back around the point with a weight that falls with distance (a window of
+    about 3 % of the image side, at least the hint's radius) and with lightness difference (sigma
+    ``sigma_l`` L units), so the correction stops at the image's edges. Overlapping hints share the
+    correction in proportion to their weights; at a hint's own pixel its weight is 1.
+    """
+    if len(hints) == 0:
+        return ab
+    h, w = lightness.shape
+    reach = np.maximum(np.maximum(hints[:, 5], 0.03 * min(h, w)), 2.0)
+    half = int(np.ceil(reach.max()))
+    off = np.arange(-half, half + 1)
+    ys = np.clip(hints[:, 1].astype(int), 0, h - 1)
+    xs = np.clip(hints[:, 0].astype(int), 0, w - 1)
+    want = hint_ab(hints)
+    residual = want - ab[ys, xs]
+    num = np.zeros((h, w, 2), np.float32)
+    den = np.zeros((h, w), np.float32)
+    for start in range(0, len(hints), max(1, 2_000_000 // len(off) ** 2)):  # bounded memory for many hints
+        sl = slice(start, start + max(1, 2_000_000 // len(off) ** 2))
+        yy = ys[sl, None, None] + off[None, :, None]
+        xx = xs[sl, None, None] + off[None, None, :]
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        yy, xx = np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)
+        d2 = (off[None, :, None] ** 2 + off[None, None, :] ** 2) / (2 * (reach[sl, None, None] / 2) ** 2)
+        dl = (lightness[yy, xx] - lightness[ys[sl], xs[sl]][:, None, None]) ** 2 / (2 * sigma_l**2)
+        wgt = (np.exp(-d2 - dl) * inside * (d2 <= 2.0)).astype(np.float32)
+        np.add.at(den, (yy, xx), wgt)
+        np.add.at(num, (yy, xx), wgt[..., None] * residual[sl, None, None, :])
+    out = ab.astype(np.float32, copy=True)
+    out += num / np.maximum(den, 1.0)[..., None]
+    return out
+
+
 # --------------------------------------------------------------------------- regions
 def parse_regions(value: Any, what: str = "regions", max_pixels: int | None = None) -> list[tuple[np.ndarray, tuple]]:
     """Regions as a list of ``(mask, colour)``: ``mask`` a bool (H, W) array, ``colour`` sRGB 0..255.
