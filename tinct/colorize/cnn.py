@@ -16,6 +16,12 @@ Pipeline, for every backend and network:
 4. ab upsampled to full size, guided by the full-resolution L (joint
    bilateral by default, or guided filter; :mod:`tinct.colorize.upsample`)
    or bilinearly.
+   Steps 3-4 are confidence-calibrated (:mod:`tinct.colorize.decode`):
+   where the predicted distribution is spread over distant colours, the
+   colour falls back towards the distribution's muted mean instead of a
+   vivid guess; ``vividness`` (0 = gray, 1 = calibrated, 2 = the plain
+   annealed mean) sets how far. :func:`colorize_with_confidence` also
+   returns the per-pixel confidence.
 5. Joined with the input's own L and converted to sRGB with
    ``gamut='chroma'`` (chroma reduced, L and hue kept), so the output's L is
    the input's L to the rounding of the output dtype.
@@ -60,6 +66,11 @@ _COMMON = [
     Param("backend", "str", "auto", "Inference engine; auto = caffe for .caffemodel with OpenCV<5, else torch.",
           choices=("auto", "torch", "onnx", "caffe")),
 ]
+
+
+_VIVIDNESS = Param("vividness", "float", 1.0, "Colour where the model is unsure: 0 = gray, 1 = calibrated default "
+                   "(falls back towards neutral where the prediction is spread), 2 = the plain annealed mean.",
+                   min=0.0, max=2.0)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -199,14 +210,12 @@ def _prepare(image, model: Model, input_size: int):
 
 
 def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsample: str, return_extras: bool,
-            regions=None):
+            regions=None, vividness: float = 1.0, calibration=None):
+    from tinct.colorize.decode import DEFAULT, decode_output
     from tinct.colorize.upsample import bilinear_upsample, upsample_ab
 
     logits = out.get("logits")
-    if "ab" in out:
-        ab_low = np.moveaxis(out["ab"], 0, -1)
-    else:
-        ab_low = decode(logits, model.bins, temperature)
+    ab_low, conf_low = decode_output(out, model.bins, temperature, vividness, calibration or DEFAULT)
     ab = upsample_ab(ab_low, lightness, upsample)
     if regions:
         from tinct.colorize.hints import apply_regions
@@ -216,7 +225,10 @@ def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsampl
     result = _reattach(_assemble(lightness, ab, dtype), arr)
     if not return_extras:
         return result
-    extras: dict = {"ab_lowres": ab_low}
+    conf = bilinear_upsample(conf_low[..., None], lightness.shape)[..., 0]
+    extras: dict = {"ab_lowres": ab_low, "confidence": np.clip(conf, 0.0, 1.0).astype(np.float32)}
+    for mask, _ in regions or ():
+        extras["confidence"][mask] = 1.0  # the user chose these colours
     if logits is not None:
         ent = entropy(logits, axis=0)
         extras["entropy"] = bilinear_upsample(ent[..., None], lightness.shape)[..., 0]
@@ -228,21 +240,41 @@ def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsampl
 
 def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=None,
                  temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0, upsample="bilateral",
-                 backend="auto", head="logits", return_extras=False, hints=None, regions=None):
+                 backend="auto", head="logits", return_extras=False, hints=None, regions=None, vividness=1.0):
     """Colorize one image with a CNN; see :mod:`tinct.colorize.cnn` for the pipeline.
+
+    ``vividness`` scales the confidence-calibrated colour (:mod:`tinct.colorize.decode`); a regression
+    head (SIGGRAPH17's default) also runs the class head for the confidence.
 
     ``hints`` (an (N, 6) array of :func:`tinct.colorize.hints.parse_hints`) and ``regions`` (a list of
     :func:`tinct.colorize.hints.parse_regions`) steer the colours (:mod:`tinct.colorize.hints`).
     Returns the image (caller's dtype, alpha kept) or, with ``return_extras``,
     ``(image, extras)`` where extras holds ``entropy`` (H, W) nats,
     ``mode`` (the image decoded with each pixel's most probable bin),
-    ``ab_lowres`` and ``logits`` (classification heads only).
+    ``ab_lowres``, ``confidence`` (H, W) float32 in [0, 1] and ``logits`` (classification heads only).
     """
+    from tinct.colorize.decode import calibration_for_model, check_vividness
+
+    vividness = check_vividness(vividness)
     model = load_model(arch, weights, prototxt=prototxt, backend=backend, device=device, threads=threads, head=head)
     arr, lightness, l_in = _prepare(image, model, input_size)
-    out = model.runner.run(l_in[None, None], hints=_hint_input(hints, regions, lightness.shape, l_in.shape))
+    hint_in = _hint_input(hints, regions, lightness.shape, l_in.shape)
+    out = _run_with_confidence(model, arch, weights, prototxt, backend, device, threads, l_in[None, None], hint_in)
     first = {k: v[0] for k, v in out.items()}
-    return _finish(arr, lightness, first, model, temperature, upsample, return_extras, regions=regions)
+    return _finish(arr, lightness, first, model, temperature, upsample, return_extras, regions=regions,
+                   vividness=vividness, calibration=calibration_for_model(arch, weights))
+
+
+def _run_with_confidence(model: Model, arch, weights, prototxt, backend, device, threads, batch, hint_in=None):
+    """The network's outputs; for a regression head also the class head's ``logits``, which the confidence
+    of :mod:`tinct.colorize.decode` needs (a second pass: the regression head has no distribution)."""
+    out = dict(model.runner.run(batch, hints=hint_in) if hint_in is not None else model.runner.run(batch))
+    if model.head == "regression":
+        cls = load_model(arch, weights, prototxt=prototxt, backend=backend, device=device, threads=threads,
+                         head="logits")
+        out["logits"] = (cls.runner.run(batch, hints=hint_in) if hint_in is not None else cls.runner.run(batch)
+                         )["logits"]
+    return out
 
 
 def _hint_input(hints, regions, image_shape, net_shape):
@@ -324,10 +356,15 @@ def colorize_many(images: Iterable, *, arch: str | None = "eccv16", batch_size: 
     """
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ParameterError(f"batch_size: must be an integer >= 1, got {batch_size!r}")
+    from tinct.colorize.decode import calibration_for_model, check_vividness
+
     temperature = params.pop("temperature", DEFAULT_TEMPERATURE)
     upsample = params.pop("upsample", "bilateral")
     input_size = params.pop("input_size", 0)
-    model = load_model(arch, params.pop("weights", None), **params)
+    vividness = check_vividness(params.pop("vividness", 1.0))
+    weights = params.pop("weights", None)
+    calibration = calibration_for_model(arch, weights)
+    model = load_model(arch, weights, **params)
     chunk: list = []
 
     def flush():
@@ -338,10 +375,12 @@ def colorize_many(images: Iterable, *, arch: str | None = "eccv16", batch_size: 
             groups.setdefault(l_in.shape, []).append(i)
         for idx in groups.values():
             batch = np.stack([prepared[i][2] for i in idx])[:, None]
-            out = model.runner.run(batch)
+            out = _run_with_confidence(model, arch, weights, params.get("prototxt"), params.get("backend", "auto"),
+                                       params.get("device", "auto"), params.get("threads", 0), batch)
             for j, i in enumerate(idx):
                 outs[i] = {k: v[j] for k, v in out.items()}
-        results = [_finish(a, lt, o, model, temperature, upsample, return_extras)
+        results = [_finish(a, lt, o, model, temperature, upsample, return_extras, vividness=vividness,
+                           calibration=calibration)
                    for (a, lt, _), o in zip(prepared, outs)]
         if progress is not None:
             progress(len(results))
@@ -361,11 +400,11 @@ def colorize_many(images: Iterable, *, arch: str | None = "eccv16", batch_size: 
     "eccv16",
     kind="colorize",
     summary="Automatic colorization with the ECCV 2016 network of Zhang et al. (needs weights).",
-    params=_COMMON,
+    params=_COMMON + [_VIVIDNESS],
     extra="cnn",
 )
 def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto",
-           threads=0, upsample="bilateral", backend="auto", return_extras=False):
+           threads=0, upsample="bilateral", backend="auto", vividness=1.0, return_extras=False):
     """Colorize with the ECCV16 network (PyTorch ``.pth``, tinct file, or the Caffe release).
 
     Parameters
@@ -388,8 +427,11 @@ def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATUR
     upsample : {'bilateral', 'guided', 'bilinear'}
         Joint bilateral (default, measured best), guided filter, or plain bilinear (seed 001).
     backend : {'auto', 'torch', 'onnx', 'caffe'}
+    vividness : float, default 1
+        0 = gray, 1 = confidence-calibrated (colour falls back towards neutral where the predicted
+        distribution is spread), 2 = the plain annealed mean; :mod:`tinct.colorize.decode`.
     return_extras : bool
-        API only: also return a dict with ``entropy``, ``mode``, ``ab_lowres``.
+        API only: also return a dict with ``entropy``, ``mode``, ``ab_lowres``, ``confidence``.
 
     Returns
     -------
@@ -402,7 +444,7 @@ def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATUR
     """
     return colorize_cnn(image, arch="eccv16", weights=weights, prototxt=prototxt, temperature=temperature,
                         input_size=input_size, device=device, threads=threads, upsample=upsample, backend=backend,
-                        return_extras=return_extras)
+                        return_extras=return_extras, vividness=vividness)
 
 
 @register(
@@ -413,6 +455,7 @@ def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATUR
         Param("backend", "str", "auto", "Inference engine (auto = torch).", choices=("auto", "torch", "onnx")),
         Param("head", "str", "regression", "Output used: the regression head (as the authors' demo) or the "
               "529-bin classification head decoded by annealed mean.", choices=("regression", "classification")),
+        _VIVIDNESS,
     ],
     inputs=[
         Input("hints", "hints", help="colour points: a JSON file or list of {x, y, color[, radius]}"),
@@ -421,14 +464,15 @@ def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATUR
     extra="cnn",
 )
 def siggraph17(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0,
-               device="auto", threads=0, upsample="bilateral", backend="auto", head="regression",
+               device="auto", threads=0, upsample="bilateral", backend="auto", head="regression", vividness=1.0,
                return_extras=False):
     """Colorize with the SIGGRAPH17 network, automatically or steered by user colour hints and regions.
 
     Parameters are those of :func:`eccv16` (no Caffe path) plus ``head``:
     ``'regression'`` uses the full-resolution ab of ``model_out`` (what the
     authors' port returns; ``temperature`` has no effect), ``'classification'``
-    decodes the 529-bin ``model_class`` logits by annealed mean.
+    decodes the 529-bin ``model_class`` logits by annealed mean. ``vividness`` as for :func:`eccv16`; with
+    the regression head the confidence comes from the class head (one more pass of the network).
 
     References
     ----------
@@ -439,7 +483,7 @@ def siggraph17(image, *, hints=None, regions=None, weights=None, temperature=DEF
                         device=device, threads=threads, upsample=upsample,
                         backend="torch" if backend == "auto" else backend,
                         head="regression" if head == "regression" else "logits", return_extras=return_extras,
-                        hints=hints, regions=regions)
+                        hints=hints, regions=regions, vividness=vividness)
 
 
 @register(
@@ -448,6 +492,7 @@ def siggraph17(image, *, hints=None, regions=None, weights=None, temperature=DEF
     summary="Automatic colorization with tinct's default network (the weights entry marked default).",
     params=[p for p in _COMMON if p.name not in ("prototxt", "backend")] + [
         Param("backend", "str", "auto", "Inference engine (auto = torch).", choices=("auto", "torch", "onnx")),
+        _VIVIDNESS,
     ],
     inputs=[
         Input("hints", "hints", help="colour points: a JSON file or list of {x, y, color[, radius]}"),
@@ -456,7 +501,7 @@ def siggraph17(image, *, hints=None, regions=None, weights=None, temperature=DEF
     extra="cnn",
 )
 def auto(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_TEMPERATURE, input_size=0,
-         device="auto", threads=0, upsample="bilateral", backend="auto", return_extras=False):
+         device="auto", threads=0, upsample="bilateral", backend="auto", vividness=1.0, return_extras=False):
     """Colorize with the registry's default network (tinct's own, shipped with the package).
 
     With ``weights`` given, the file's own architecture is used (a tinct
@@ -484,8 +529,10 @@ def auto(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_T
     upsample : {'bilateral', 'guided', 'bilinear'}
         How the low-resolution ab is brought to full size, guided by the full-resolution L.
     backend : {'auto', 'torch', 'onnx'}
+    vividness : float, default 1
+        0 = gray, 1 = confidence-calibrated default, 2 = the plain annealed mean (:mod:`tinct.colorize.decode`).
     return_extras : bool
-        API only: also return a dict with ``entropy``, ``mode``, ``ab_lowres``.
+        API only: also return a dict with ``entropy``, ``mode``, ``ab_lowres``, ``confidence``.
 
     Returns
     -------
@@ -512,4 +559,44 @@ def auto(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_T
     return colorize_cnn(image, arch=arch, weights=weights, temperature=temperature, input_size=input_size,
                         device=device, threads=threads, upsample=upsample,
                         backend="torch" if backend == "auto" else backend, return_extras=return_extras,
-                        hints=hints, regions=regions)
+                        hints=hints, regions=regions, vividness=vividness)
+
+
+def colorize_with_confidence(image, method: str = "auto", **params):
+    """Colorize with a CNN method and also return where it is sure: ``(result, confidence)``.
+
+    Parameters
+    ----------
+    image : ndarray
+        As for the method (gray or colour; uint8, uint16 or float; alpha kept).
+    method : {'auto', 'eccv16', 'siggraph17'}
+        A registered CNN colorization method.
+    **params
+        The method's registered parameters and inputs (``vividness``, ``hints``, ...), validated as the
+        registry validates them.
+
+    Returns
+    -------
+    result : ndarray
+        Exactly what ``get_method(method)(image, **params)`` returns.
+    confidence : ndarray
+        float32 (H, W) in [0, 1] at the input's size: 1 where the predicted distribution is concentrated
+        (its colour is shown as decoded), 0 where it is spread over distant colours (the colour fell back
+        towards neutral); 1 inside user regions. See :mod:`tinct.colorize.decode`.
+
+    References
+    ----------
+    .. [1] R. Zhang, P. Isola, A. A. Efros, "Colorful Image Colorization", ECCV 2016.
+    """
+    from tinct.registry import get_method
+
+    if method not in ("auto", "eccv16", "siggraph17"):
+        raise ParameterError(f"method: a confidence map comes from auto, eccv16 or siggraph17, not {method!r}")
+    if "return_extras" in params:
+        raise ParameterError("return_extras: not a parameter of colorize_with_confidence")
+    m = get_method(method, "colorize")
+    for key in params:
+        if m.input(key) is None:
+            m.param(key)  # ParameterError naming an unknown parameter, before any work
+    result, extras = m.func(image, **params, return_extras=True)
+    return result, extras["confidence"]
