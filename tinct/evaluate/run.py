@@ -36,18 +36,11 @@ def list_images(folder) -> list[Path]:
     return files
 
 
-def _need(method, key: str) -> str:
-    """'required', 'optional' or 'none' for input ``key``, with the registry's ``Method.need`` where it has one."""
-    if hasattr(method, "need"):
-        return method.need(key)
-    return getattr(method, key, "none")
-
-
 def check_method(method, reference) -> str | None:
     """Why ``method`` cannot be evaluated automatically (a message), or None when it can."""
-    if _need(method, "scribbles") == "required":
+    if method.need("scribbles") == "required":
         return f"method {method.name!r} needs scribbles, which an automatic evaluation cannot supply"
-    if _need(method, "reference") == "required" and reference is None:
+    if method.need("reference") == "required" and reference is None:
         return f"method {method.name!r} needs a reference image; pass one with --reference PATH"
     if method.kind != "colorize":
         return f"method {method.name!r} is a {method.kind} method, not a colorization method"
@@ -65,6 +58,7 @@ def evaluate_folder(method_name: str, folder, *, limit: int | None = None, param
     ``sheet`` (a path) also writes a PNG contact sheet gray / result / truth.
     """
     from tinct.io import read_image
+    from tinct.pipeline import run_array
     from tinct.registry import get_method
 
     method = None if method_name in (None, "gray") else get_method(method_name)
@@ -72,10 +66,15 @@ def evaluate_folder(method_name: str, folder, *, limit: int | None = None, param
         why = check_method(method, reference)
         if why is not None:
             raise ParameterError(why)
-    params = method.validate(dict(params or {})) if method is not None else {}
     if limit is not None and limit < 1:
         raise ParameterError(f"limit: must be >= 1, got {limit}")
-    ref = read_image(reference, max_pixels=max_pixels).pixels if reference is not None else None
+    job = None
+    if method is not None:
+        from tinct.pipeline import make_job
+
+        side = {"reference": reference} if reference is not None and method.need("reference") != "none" else {}
+        job = make_job(method, "colorize", inputs=side, params=params, max_pixels=max_pixels, provenance=False)
+    params = job.params if job is not None else {}
     files = list_images(folder)
     gray_acc, acc = SetAccumulator(), SetAccumulator()
     skipped: list[dict] = []
@@ -102,11 +101,8 @@ def evaluate_folder(method_name: str, folder, *, limit: int | None = None, param
             if sheet is not None and len(thumbs) < SHEET_ROWS:
                 thumbs.append((gray_rgb, gray_rgb, truth))
             continue
-        kwargs = dict(params)
-        if _need(method, "reference") != "none" and ref is not None:
-            kwargs["reference"] = ref
         t0 = time.perf_counter()
-        result = method(gray_input, **kwargs)
+        result = run_array(job, gray_input)
         seconds = time.perf_counter() - t0
         pred = to_float_rgb(result[..., :3] if result.ndim == 3 and result.shape[2] == 4 else result)
         if pred.shape != truth.shape:
