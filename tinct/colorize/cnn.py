@@ -210,13 +210,17 @@ def _prepare(image, model: Model, input_size: int):
 
 
 def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsample: str, return_extras: bool,
-            regions=None, vividness: float = 1.0, calibration=None):
+            regions=None, vividness: float = 1.0, calibration=None, hints=None):
     from tinct.colorize.decode import DEFAULT, decode_output
     from tinct.colorize.upsample import bilinear_upsample, upsample_ab
 
     logits = out.get("logits")
     ab_low, conf_low = decode_output(out, model.bins, temperature, vividness, calibration or DEFAULT)
     ab = upsample_ab(ab_low, lightness, upsample)
+    if hints is not None and len(hints):
+        from tinct.colorize.hints import apply_hints
+
+        ab = apply_hints(lightness, ab, hints)
     if regions:
         from tinct.colorize.hints import apply_regions
 
@@ -258,11 +262,12 @@ def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=N
     vividness = check_vividness(vividness)
     model = load_model(arch, weights, prototxt=prototxt, backend=backend, device=device, threads=threads, head=head)
     arr, lightness, l_in = _prepare(image, model, input_size)
-    hint_in = _hint_input(hints, regions, lightness.shape, l_in.shape)
+    points = _hint_points(hints, regions, lightness.shape)
+    hint_in = _hint_input(points, l_in.shape, lightness.shape)
     out = _run_with_confidence(model, arch, weights, prototxt, backend, device, threads, l_in[None, None], hint_in)
     first = {k: v[0] for k, v in out.items()}
     return _finish(arr, lightness, first, model, temperature, upsample, return_extras, regions=regions,
-                   vividness=vividness, calibration=calibration_for_model(arch, weights))
+                   vividness=vividness, calibration=calibration_for_model(arch, weights), hints=points)
 
 
 def _run_with_confidence(model: Model, arch, weights, prototxt, backend, device, threads, batch, hint_in=None):
@@ -277,8 +282,8 @@ def _run_with_confidence(model: Model, arch, weights, prototxt, backend, device,
     return out
 
 
-def _hint_input(hints, regions, image_shape, net_shape):
-    """The network's hint channels for user hints and regions, or None when there are none."""
+def _hint_points(hints, regions, image_shape) -> np.ndarray:
+    """User hints as an (N, 6) array checked against the image (and the regions' sizes checked too)."""
     from tinct.colorize import hints as guidance
 
     points = guidance.parse_hints(hints) if hints is not None else np.zeros((0, 6))
@@ -287,9 +292,16 @@ def _hint_input(hints, regions, image_shape, net_shape):
         # Regions are composited exactly (apply_regions), not told to the network: outside a region the
         # result must stay the automatic one, and the network spreads hints well beyond their mask.
         guidance.check_regions(regions, image_shape)
+    return points
+
+
+def _hint_input(points: np.ndarray, net_shape, image_shape):
+    """The network's hint channels for ``points``, or None when there are none."""
+    from tinct.colorize.hints import rasterize
+
     if len(points) == 0:
         return None
-    ab, mask = guidance.rasterize(points, image_shape, net_shape)
+    ab, mask = rasterize(points, image_shape, net_shape)
     return ab[None], mask[None]
 
 
@@ -341,7 +353,8 @@ def suggest_colours(image, x: float, y: float, k: int = 8, *, method: str = "aut
     if not (np.isfinite(point[0, 0]) and np.isfinite(point[0, 1])):
         raise ParameterError(f"x, y: must be finite numbers, got ({x!r}, {y!r})")
     check_hints(point, lightness.shape, "point")
-    out = model.runner.run(l_in[None, None], hints=_hint_input(hints, None, lightness.shape, l_in.shape))
+    points = _hint_points(hints, None, lightness.shape)
+    out = model.runner.run(l_in[None, None], hints=_hint_input(points, l_in.shape, lightness.shape))
     return suggestions_from_logits(out["logits"][0], model.bins, float(lightness[int(y), int(x)]), x, y,
                                    lightness.shape, k)
 
