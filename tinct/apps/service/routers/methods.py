@@ -26,7 +26,7 @@ FILE_PARAM = re.compile(r"^(weights|prototxt|database|db|checkpoint|model)$|(_pa
 ADVANCED = frozenset({
     "solver", "device", "threads", "backend", "input_size", "upsample", "head", "samples", "seed", "segments",
     "proxy_megapixels", "lut_size", "regrain", "work_size", "neighbors", "compactness", "tau", "delta_s",
-    "delta_c", "sigma_g", "matching", "iterations", "k", "size", "tolerance", "temperature", "classes",
+    "delta_c", "sigma_g", "matching", "iterations", "k", "size", "tolerance", "classes",
 })
 
 #: Upload roles of the web form besides ``image``.

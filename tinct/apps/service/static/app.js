@@ -4,8 +4,9 @@
 const $ = (id) => document.getElementById(id);
 const state = {
   methods: [], image: null, imageUrl: null, imageSize: null, reference: null, mask: null,
-  strokes: [], drawing: null, grayData: null, resultUrl: null, polling: null,
+  strokes: [], drawing: null, grayData: null, resultUrl: null, polling: null, jobId: null,
 };
+const FINAL = ["done", "failed", "cancelled"];
 
 // ---------------------------------------------------------------- API
 function headers() {
@@ -17,7 +18,9 @@ async function api(path, options = {}) {
   const res = await fetch(path, { ...options, headers: { ...headers(), ...(options.headers || {}) } });
   if (res.status === 401) {
     $("token-box").hidden = false;
-    throw new Error("this server needs an API token: enter it at the top right");
+    const given = Boolean(sessionStorage.getItem("tinct-token"));
+    throw new Error(given ? "this API token is not valid for this server: enter another at the top right"
+                          : "this server needs an API token: enter it at the top right");
   }
   if (!res.ok) {
     let detail = `${res.status} ${res.statusText}`;
@@ -38,6 +41,15 @@ function setProgress(p) {
   document.querySelector(".progress").setAttribute("aria-valuenow", String(pct));
 }
 
+// A new image, method, reference or mask makes the last outcome stale: clear "done", the bar and the result.
+function resetOutcome() {
+  if (state.polling !== null) return;  // a job is running: its progress stays
+  $("compare").hidden = true;
+  setProgress(0);
+  setStatus("");
+  showWorkspace();
+}
+
 // ---------------------------------------------------------------- methods and the parameter form
 function currentMethod() {
   return state.methods.find((m) => m.name === $("method").value);
@@ -47,6 +59,7 @@ async function loadMethods() {
   const health = await (await fetch("/api/health")).json();
   if (health.auth) $("token-box").hidden = false;
   const methods = await (await api("/api/methods")).json();
+  if (health.auth) $("token").classList.remove("bad");
   state.methods = methods;
   const select = $("method");
   select.innerHTML = "";
@@ -116,13 +129,15 @@ function onMethodChange() {
   form.innerHTML = "";
   if (!m) return;
   $("method-summary").textContent = m.summary;
-  // The first few parameters in view, the rest folded away (methods with many knobs stay readable).
+  // What changes the look first; engineering parameters (solver, device, threads, backend...) under "Advanced".
+  const advanced = new Set(m.advanced || []);
   const entries = Object.entries(m.params);
   const more = document.createElement("details");
+  more.className = "advanced";
   const summary = document.createElement("summary");
-  summary.textContent = `${entries.length - 3} more parameters`;
   more.appendChild(summary);
-  entries.forEach(([name, spec], i) => (i < 3 || entries.length <= 4 ? form : more).appendChild(paramInput(name, spec)));
+  for (const [name, spec] of entries) (advanced.has(name) ? more : form).appendChild(paramInput(name, spec));
+  summary.textContent = `Advanced (${more.children.length - 1})`;
   if (more.children.length > 1) form.appendChild(more);
   const needsRef = m.inputs.reference !== "none";
   $("reference-step").hidden = !needsRef;
@@ -131,6 +146,7 @@ function onMethodChange() {
   const scribbles = m.inputs.scribbles !== "none";
   $("scribble-step").hidden = !scribbles;
   $("scribble-need").textContent = m.inputs.scribbles === "required" ? "required" : "optional";
+  resetOutcome();
   showWorkspace();
   updateRunButton();
 }
@@ -184,13 +200,14 @@ async function setImage(file) {
   state.imageSize = [img.naturalWidth, img.naturalHeight];
   $("drop-text").textContent = file.name;
   $("image-info").textContent = `${img.naturalWidth} x ${img.naturalHeight} px, ${(file.size / 1024).toFixed(0)} KB`;
+  $("preview-img").src = state.imageUrl;
   state.strokes = [];
   state.grayData = null;
   if (img.naturalWidth > 0) {
     fitView(img.naturalWidth, img.naturalHeight);
     prepareCanvas(img);
   }
-  $("compare").hidden = true;
+  resetOutcome();
   showWorkspace();
   updateRunButton();
 }
@@ -199,20 +216,23 @@ function setReference(file) {
   state.reference = file;
   $("reference-text").textContent = file.name;
   const prev = $("reference-preview");
+  if (prev.src.startsWith("blob:")) URL.revokeObjectURL(prev.src);
   prev.src = URL.createObjectURL(file);
   prev.hidden = false;
+  resetOutcome();
   updateRunButton();
 }
 
 function setMask(file) {
   state.mask = file;
   $("mask-text").textContent = file.name;
+  resetOutcome();
 }
 
 // Show the picture as large as the panel allows (small images are scaled up), at most 70% of the window height.
 function fitView(w, h) {
   const width = `min(100%, ${(70 * w / Math.max(1, h)).toFixed(3)}vh)`;
-  for (const id of ["scribble-canvas", "compare-inner"]) $(id).style.width = width;
+  for (const id of ["scribble-canvas", "compare-inner", "preview-img"]) $(id).style.width = width;
 }
 
 // ---------------------------------------------------------------- scribble canvas
@@ -322,12 +342,16 @@ function scribbleBlob() {
   return new Promise((resolve) => c.toBlob(resolve, "image/png"));
 }
 
+// The view shows one of: nothing yet, the chosen picture, the scribble canvas, or the before/after result.
 function showWorkspace() {
   const m = currentMethod();
-  const scribbling = Boolean(m && m.inputs.scribbles !== "none" && state.image);
-  $("scribble-wrap").hidden = !scribbling || !$("compare").hidden;
-  $("empty").hidden = Boolean(state.image);
-  if (!state.image) { $("scribble-wrap").hidden = true; $("compare").hidden = true; }
+  const hasImage = Boolean(state.image);
+  const comparing = !$("compare").hidden;
+  const scribbling = Boolean(m && m.inputs.scribbles !== "none" && hasImage);
+  $("scribble-wrap").hidden = !scribbling || comparing;
+  $("preview").hidden = !hasImage || scribbling || comparing;
+  $("empty").hidden = hasImage;
+  if (!hasImage) { $("scribble-wrap").hidden = true; $("compare").hidden = true; $("preview").hidden = true; }
 }
 
 // ---------------------------------------------------------------- running a job
@@ -341,28 +365,94 @@ async function run() {
   if (m.inputs.reference !== "none" && state.reference) form.append("reference", state.reference, state.reference.name);
   if (m.inputs.mask && state.mask) form.append("mask", state.mask, state.mask.name);
   if (m.inputs.scribbles !== "none" && state.strokes.length) form.append("scribbles", await scribbleBlob(), "scribbles.png");
+  $("compare").hidden = true;
+  showWorkspace();
   setProgress(0);
   setStatus("uploading...");
   state.polling = "starting";
   updateRunButton();
   try {
     const job = await (await api("/api/jobs", { method: "POST", body: form })).json();
-    await poll(job.id);
+    state.jobId = job.id;
+    $("cancel").hidden = false;
+    $("cancel").disabled = false;
+    const end = await follow(job.id);
+    if (end.state === "done") {
+      await showResult(end);
+    } else if (end.state === "cancelled") {
+      setProgress(0);
+      setStatus("cancelled");
+    } else {
+      throw new Error(`job failed: ${end.error}`);
+    }
   } catch (err) {
     setStatus(err.message, true);
   } finally {
     state.polling = null;
+    state.jobId = null;
+    $("cancel").hidden = true;
     updateRunButton();
+  }
+}
+
+async function cancel() {
+  if (!state.jobId) return;
+  $("cancel").disabled = true;
+  setStatus("cancelling...");
+  try {
+    await api(`/api/jobs/${state.jobId}/cancel`, { method: "POST" });
+  } catch (err) {
+    setStatus(err.message, true);
+  }
+}
+
+function onStatus(job) {
+  setProgress(job.progress);
+  if (!FINAL.includes(job.state)) setStatus(job.state === "queued" ? "waiting in the queue..." : `${job.stage}...`);
+}
+
+// Follow a job to its end: progress pushed by the server (Server-Sent Events, read through fetch so that the
+// Authorization header goes with it), or polling where the stream is not available or breaks off.
+async function follow(id) {
+  try {
+    const end = await followEvents(id);
+    if (end) return end;
+  } catch (e) { /* fall back to polling */ }
+  return poll(id);
+}
+
+async function followEvents(id) {
+  if (!window.ReadableStream || !window.TextDecoder) return null;
+  const res = await fetch(`/api/jobs/${id}/events`, { headers: headers() });
+  if (!res.ok || !res.body) return null;
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return null;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+      if (!data || !block.includes("event: status")) continue;
+      const job = JSON.parse(data);
+      onStatus(job);
+      if (FINAL.includes(job.state)) {
+        reader.cancel().catch(() => {});
+        return job;
+      }
+    }
   }
 }
 
 async function poll(id) {
   for (;;) {
     const job = await (await api(`/api/jobs/${id}`)).json();
-    setProgress(job.progress);
-    if (job.state === "failed") throw new Error(`job failed: ${job.error}`);
-    if (job.state === "done") { await showResult(job); return; }
-    setStatus(job.state === "queued" ? "waiting in the queue..." : `${job.stage}...`);
+    onStatus(job);
+    if (FINAL.includes(job.state)) return job;
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -383,6 +473,7 @@ async function showResult(job) {
   $("timings").textContent = `${job.width} x ${job.height} px, method ${(t.method_s || 0).toFixed(2)} s, total ${(t.total_s || 0).toFixed(2)} s`;
   $("compare").hidden = false;
   $("scribble-wrap").hidden = true;
+  $("preview").hidden = true;
   $("empty").hidden = true;
   setProgress(1);
   setStatus("done");
@@ -406,12 +497,17 @@ window.addEventListener("DOMContentLoaded", () => {
   bindDrop(null, "mask-input", setMask);
   bindCanvas();
   bindCompare();
-  $("method").addEventListener("change", () => { $("compare").hidden = true; onMethodChange(); });
+  $("method").addEventListener("change", onMethodChange);
+  $("params").addEventListener("change", resetOutcome);
+  $("post").addEventListener("change", resetOutcome);
   $("run").addEventListener("click", run);
+  $("cancel").addEventListener("click", cancel);
   $("token").value = sessionStorage.getItem("tinct-token") || "";
   $("token").addEventListener("change", (e) => {
     sessionStorage.setItem("tinct-token", e.target.value.trim());
-    loadMethods().catch((err) => setStatus(err.message, true));
+    loadMethods()
+      .then(() => setStatus("ready"))  // the token works: the earlier "needs an API token" no longer applies
+      .catch((err) => { $("token").classList.add("bad"); setStatus(err.message, true); });
   });
   loadMethods().then(() => setStatus("ready")).catch((err) => setStatus(err.message, true));
 });

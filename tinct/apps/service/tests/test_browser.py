@@ -12,8 +12,10 @@ import re
 import numpy as np
 import pytest
 
+import tinct.apps.service.tests.plugin  # noqa: F401 - test-sleep, served by the test server too
 from tinct.apps.service.tests.server import Server, decode_png
 
+PLUGIN = "tinct.apps.service.tests.plugin"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -32,7 +34,7 @@ def _photo(src, dest, size):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("browser")
-    with Server(root / "data", ["--workers", "1"]) as srv:
+    with Server(root / "data", ["--workers", "1", "--plugin", PLUGIN]) as srv:
         yield srv
 
 
@@ -223,3 +225,79 @@ def test_bad_upload_shows_error(page, console, tmp_path):
     expect(page.locator("#status")).to_have_class(re.compile("error"), timeout=30_000)
     text = page.locator("#status").inner_text()
     assert text.startswith("image:") and "not an image" in text, text
+
+
+def test_preview_reset_and_advanced(page, server, photos):
+    """The chosen picture shows for every method; a finished run's "done" goes when the inputs change."""
+    from playwright.sync_api import expect
+
+    page.set_input_files("#image-input", str(photos["photo"]))
+    page.select_option("#method", "reinhard")
+    expect(page.locator("#preview-img")).to_be_visible()  # not a blank panel
+    assert page.locator("#preview-img").evaluate("img => img.naturalWidth") == 192
+    page.set_input_files("#reference-input", str(photos["reference"]))
+    page.click("#run")
+    _result(page, server)
+    assert page.locator("#progress-bar").get_attribute("style") == "width: 100%;"
+    page.select_option("#method", "mkl")
+    assert page.locator("#status").inner_text() == ""
+    assert page.locator("#progress-bar").get_attribute("style") == "width: 0%;"
+    expect(page.locator("#compare")).to_be_hidden()
+    expect(page.locator("#preview-img")).to_be_visible()
+    # engineering parameters are folded under "Advanced", what changes the look stays in view
+    page.select_option("#method", "auto")
+    expect(page.locator("#param-temperature")).to_be_visible()
+    expect(page.locator("#param-threads")).to_be_hidden()
+    expect(page.locator("details.advanced summary")).to_have_text(re.compile(r"^Advanced \(\d+\)$"))
+    assert page.locator("#param-input_size").get_attribute("max") == "1024"  # the server's cap
+    page.click("details.advanced summary")
+    expect(page.locator("#param-threads")).to_be_visible()
+
+
+def test_cancel_button(page, server, photos):
+    import httpx
+    from playwright.sync_api import expect
+
+    page.set_input_files("#image-input", str(photos["gray"]))
+    page.select_option("#method", "test-sleep")
+    page.fill("#param-seconds", "60")
+    page.click("#run")
+    expect(page.locator("#cancel")).to_be_visible(timeout=10_000)
+    expect(page.locator("#status")).to_have_text("running...", timeout=30_000)
+    page.click("#cancel")
+    expect(page.locator("#status")).to_have_text("cancelled", timeout=5_000)
+    expect(page.locator("#cancel")).to_be_hidden()
+    assert page.locator("#run").is_enabled()
+    jobs = [j for j in httpx.get(f"{server.url}/api/health").json()["jobs"].items() if j[0] == "cancelled"]
+    assert jobs == [("cancelled", 1)]
+
+
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser-token")
+    with Server(root / "data", ["--workers", "1"], env={"TINCT_TOKEN": "browser-test-token-123"}) as srv:
+        yield srv
+
+
+def test_token_prompt_clears(browser, token_server, console):
+    """In token mode the page asks for the token; once a valid one is entered the message goes."""
+    from playwright.sync_api import expect
+
+    console["http_errors_ok"] = True  # the first /api/methods answers 401
+    page = browser.new_page(viewport={"width": 1200, "height": 860})
+    page.on("pageerror", lambda e: console["errors"].append(f"page error: {e}"))
+    try:
+        page.goto(token_server.url + "/")
+        expect(page.locator("#token-box")).to_be_visible()
+        expect(page.locator("#status")).to_have_text(re.compile("needs an API token"))
+        page.fill("#token", "wrong-token")
+        page.locator("#token").dispatch_event("change")
+        expect(page.locator("#status")).to_have_text(re.compile("not valid"))
+        page.fill("#token", "browser-test-token-123")
+        page.locator("#token").dispatch_event("change")
+        expect(page.locator("#status")).to_have_text("ready")
+        assert "error" not in (page.locator("#status").get_attribute("class") or "")
+        page.locator("#method option").first.wait_for(state="attached")
+    finally:
+        page.close()
+    assert not [e for e in console["errors"] if e.startswith("page error")]
