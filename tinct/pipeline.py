@@ -83,6 +83,7 @@ class Job:
     overwrite: bool = False
     provenance: bool = True
     sources: list[Path] = field(default_factory=list)
+    save_confidence: bool = False
 
     @property
     def kind(self) -> Kind:
@@ -146,7 +147,7 @@ def read_input(value: Any, key: str, kind: str, max_pixels: int | None):
 def make_job(method: str | Method | None = None, kind: Kind = "colorize", *,
              inputs: Mapping[str, Any] | None = None, params: Mapping[str, Any] | list[str] | None = None,
              post: str | None = None, max_pixels: int | None = None, overwrite: bool = False,
-             provenance: bool = True) -> Job:
+             provenance: bool = True, save_confidence: bool = False) -> Job:
     """Resolve and check a job once, before any image is read.
 
     Parameters
@@ -169,6 +170,9 @@ def make_job(method: str | Method | None = None, kind: Kind = "colorize", *,
         Replace existing outputs (never an input).
     provenance : bool
         Record in each output how it was made.
+    save_confidence : bool
+        Also write each result's confidence map (CNN methods) as a gray PNG beside it
+        (:func:`confidence_path`).
 
     Raises
     ------
@@ -203,7 +207,10 @@ def make_job(method: str | Method | None = None, kind: Kind = "colorize", *,
         from tinct.post import parse_post
 
         parse_post(post)
-    return Job(m, values, resolved, post or None, limit, overwrite, provenance, sources)
+    if save_confidence and m.name not in ("auto", "eccv16", "siggraph17"):
+        raise ParameterError(f"confidence map: method {m.name!r} has none (auto, eccv16 and "
+                             "siggraph17 have one)")
+    return Job(m, values, resolved, post or None, limit, overwrite, provenance, sources, save_confidence)
 
 
 def _article(kind: str) -> str:
@@ -232,16 +239,29 @@ def sidecar_hints(src: Path) -> Path:
     return src.with_name(f"{src.stem}.hints.json")
 
 
+def confidence_path(dst: Path) -> Path:
+    """``photo.auto.confidence.png`` beside ``photo.auto.jpg``: where ``--save-confidence`` writes the map."""
+    return dst.with_name(f"{dst.stem}.confidence.png")
+
+
 def run_array(job: Job, pixels: np.ndarray, *, stage: Stage | None = None,
-              inputs: Mapping[str, Any] | None = None) -> np.ndarray:
+              inputs: Mapping[str, Any] | None = None, confidence: list | None = None) -> np.ndarray:
     """Run the job's method and post-processing on an image array; returns the result array.
 
-    ``inputs`` (by the method's argument names) replace the job's own for this image only.
+    ``inputs`` (by the method's argument names) replace the job's own for this image only. With
+    ``confidence`` (a list), a CNN method's per-pixel confidence map is appended to it.
     """
     check_sizes(job, np.asarray(pixels))
     if stage:
         stage(0.15, "running")
-    result = job.method(pixels, **{**job.inputs, **(inputs or {})}, **job.params)
+    given = {**job.inputs, **(inputs or {})}
+    if confidence is not None:
+        from tinct.colorize.cnn import colorize_with_confidence
+
+        result, conf = colorize_with_confidence(pixels, job.method.name, **given, **job.params)
+        confidence.append(conf)
+    else:
+        result = job.method(pixels, **given, **job.params)
     if job.post:
         from tinct.post import apply_post
 
@@ -280,16 +300,25 @@ def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None 
     hints = next((i for i in job.method.inputs if i.kind == "hints"), None)
     if hints is not None and job.inputs.get(hints.name) is None and sidecar_hints(src).is_file():
         own[hints.name] = read_input(sidecar_hints(src), hints.key, "hints", job.max_pixels)
+    conf: list | None = None
+    if job.save_confidence:
+        check_output_path(confidence_path(dst), overwrite=job.overwrite, protect=guard)
+        conf = []
     t1 = time.perf_counter()
-    result = run_array(job, image.pixels, stage=stage, inputs=own)
+    result = run_array(job, image.pixels, stage=stage, inputs=own, confidence=conf)
     t2 = time.perf_counter()
     if stage:
         stage(0.9, "writing")
+    extra_files: dict[str, str] = {}
+    if conf:
+        gray = (np.clip(conf[0], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        write_image(confidence_path(dst), gray, overwrite=job.overwrite, protect=guard)
+        extra_files["confidence"] = str(confidence_path(dst))
     extra = {"provenance": job.record()} if job.provenance and _writes_provenance() else {}
     write_image(dst, result, like=image, alpha=image.alpha, overwrite=job.overwrite, protect=guard, **extra)
     t3 = time.perf_counter()
     return {"input": str(src), "output": str(dst), "seconds": round(t3 - t0, 3),
-            **({"hints": str(sidecar_hints(src))} if own else {}),
+            **({"hints": str(sidecar_hints(src))} if own else {}), **extra_files,
             "timings": {"read_s": round(t1 - t0, 4), "method_s": round(t2 - t1, 4), "write_s": round(t3 - t2, 4),
                         "cpu_s": round(time.process_time() - cpu0, 4)}}
 

@@ -172,3 +172,18 @@ def test_cli_nits_are_one_line_errors(tmp_path, capsys):
     capsys.readouterr()
     assert main(["transfer", src, "-r", ref, "-o", str(tmp_path / "ok.png")]) == 2
     assert "--overwrite replaces it" in capsys.readouterr().err
+
+
+def test_save_confidence_writes_a_gray_map_beside_the_output_and_keeps_existing_files(tmp_path):
+    one = tmp_path / "one.png"
+    write_image(one, np.array([[128]], np.uint8))  # a 1x1 image works too
+    job = make_job("auto", "colorize", save_confidence=True)
+    rec = run_file(job, one, tmp_path / "one.auto.png")
+    conf = read_image(rec["confidence"]).pixels
+    assert rec["confidence"].endswith("one.auto.confidence.png") and conf.shape == (1, 1) and conf.dtype == np.uint8
+    (tmp_path / "two.auto.confidence.png").write_bytes(b"mine")
+    with pytest.raises(ImageWriteError, match="exists"):
+        run_file(job, one, tmp_path / "two.auto.png")
+    assert (tmp_path / "two.auto.confidence.png").read_bytes() == b"mine" and not (tmp_path / "two.auto.png").exists()
+    with pytest.raises(ParameterError, match="confidence map: method 'patchdb' has none"):
+        make_job("patchdb", "colorize", save_confidence=True)

@@ -25,6 +25,11 @@ def add_parser(sub) -> None:
                    help="one colour point (column, row in pixels of the input), repeatable; adds to --hints")
     p.add_argument("--region", action="append", default=[], metavar="MASK=#RRGGBB",
                    help="colour the region of a mask image (the input's size) with this colour, repeatable")
+    p.add_argument("--vividness", type=str, default=None, metavar="V",
+                   help="CNN methods: 0 = gray, 1 = calibrated default, up to 2 = the plain annealed mean")
+    p.add_argument("--save-confidence", action="store_true",
+                   help="CNN methods: also write where the model is sure, as a gray PNG beside each output "
+                        "(<output>.confidence.png; white = sure)")
     p.add_argument("--format", default=None, help="output format (png, jpg, tif, webp, bmp); default: the input's")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     add_method_options(p, "colorize")
@@ -48,9 +53,11 @@ def run(args) -> int:
     inputs = {"reference": args.reference, "scribbles": args.scribbles, "mask": args.mask,
               "hints": hint_list(args.hints, args.hint), "regions": args.region or None,
               **named_inputs(args.extra_inputs)}
-    job = make_job(args.method, "colorize", inputs=inputs, params=args.param, post=args.post,
+    params = args.param + ([f"vividness={args.vividness}"] if args.vividness is not None else [])
+    job = make_job(args.method, "colorize", inputs=inputs, params=params, post=args.post,
                    max_pixels=pixel_count(args.max_pixels) if args.max_pixels else None,
-                   overwrite=args.overwrite, provenance=not args.no_provenance)
+                   overwrite=args.overwrite, provenance=not args.no_provenance,
+                   save_confidence=args.save_confidence)
     files = collect_inputs(args.inputs)
     if len(files) > 1 and any(i.kind in ("mask", "scribbles", "labels") and job.inputs.get(i.name) is not None
                               for i in job.method.inputs):
