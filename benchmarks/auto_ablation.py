@@ -150,16 +150,16 @@ def objective(r: dict) -> float:
             - 1.0 * max(0.0, 25.0 - r["colorfulness"]))
 
 
-GRID = {"lo": (8.0, 12.0, 16.0), "width": (8.0, 16.0), "fallback": (0.5, 1.0), "cap": (16.0, 22.0, math.inf)}
+GRID = {"lo": (8.0, 10.0, 14.0), "width": (10.0, 16.0), "cap": (20.0, 24.0), "fallback_alpha": (None, 0.5)}
 
 
 def calibrate(preds, bins: str, temperature: float, base, grid=GRID, log=None):
-    """Grid search of lo, hi, fallback and cap; returns (best Calibration, its scores, all rows)."""
+    """Grid search of lo, hi, cap and the fallback colour; returns (best Calibration, its scores, all rows)."""
     from tinct.colorize.decode import with_calibration
 
     rows = []
-    for lo, width, fb, cap in itertools.product(grid["lo"], grid["width"], grid["fallback"], grid["cap"]):
-        cal = with_calibration(base, lo=lo, hi=lo + width, fallback=fb, cap=cap)
+    for lo, width, cap, fa in itertools.product(grid["lo"], grid["width"], grid["cap"], grid["fallback_alpha"]):
+        cal = with_calibration(base, lo=lo, hi=lo + width, cap=cap, fallback_alpha=fa)
         rows.append((cal, score(preds, bins, decoder(bins, temperature, 1.0, cal))))
         if log is not None:
             log(f"{cal} {rows[-1][1]} objective {objective(rows[-1][1]):.3f}")
@@ -194,8 +194,10 @@ def main(argv=None) -> int:
     rows += [(f"calibrated, vividness {v:g}", score(preds, bins, decoder(bins, T, v, cal)))
              for v in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)]
     rows += [(f"calibrated, T={t:g}", score(preds, bins, decoder(bins, t, 1.0, cal))) for t in (0.2, 0.6)]
-    rows += [("calibrated, neutral fallback", score(preds, bins, decoder(bins, T, 1.0,
-                                                                         with_calibration(cal, fallback=0.0))))]
+    for label, change in (("no chroma cap", {"cap": math.inf}), ("fallback: mean, alpha 0.5", {"fallback_alpha": 0.5}),
+                          ("fallback: mean, alpha 1", {"fallback_alpha": 1.0}), ("fallback: neutral", {"fallback": 0.0}),
+                          ("confidence from spread 16..30", {"lo": 16.0, "hi": 30.0})):
+        rows.append((f"calibrated, {label}", score(preds, bins, decoder(bins, T, 1.0, with_calibration(cal, **change)))))
     for size in args.sizes[1:]:
         p2, _, _ = predict(images, args.weights, size, args.threads)
         rows.append((f"input {size} px, uncalibrated", score(p2, bins, decoder_plain(bins, T, 0.0))))
