@@ -19,7 +19,6 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from tinct.color._pts_in_hull import PTS_IN_HULL
 from tinct.errors import ParameterError
@@ -49,7 +48,9 @@ def ab_bins(name: str = "313") -> np.ndarray:
 
 
 @cache
-def _tree(name: str) -> cKDTree:
+def _tree(name: str):
+    from scipy.spatial import cKDTree  # here, not at import: SciPy's spatial module costs ~0.3 s of start-up
+
     return cKDTree(_bins(name))
 
 

@@ -504,7 +504,7 @@ def siggraph17(image, *, hints=None, regions=None, weights=None, temperature=DEF
     kind="colorize",
     summary="Automatic colorization with tinct's default network (the weights entry marked default).",
     params=[p for p in _COMMON if p.name not in ("prototxt", "backend")] + [
-        Param("backend", "str", "auto", "Inference engine (auto = torch).", choices=("auto", "torch", "onnx")),
+        Param("backend", "str", "auto", "Inference engine: auto = ONNX Runtime on the CPU when installed (no PyTorch start-up once the network has been exported), else torch.", choices=("auto", "torch", "onnx")),
         _VIVIDNESS,
     ],
     inputs=[
@@ -569,10 +569,17 @@ def auto(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_T
         arch = entry.arch
     else:
         arch = None
+    if backend == "auto":
+        backend = "onnx" if device != "cuda" and _has_onnxruntime() else "torch"
     return colorize_cnn(image, arch=arch, weights=weights, temperature=temperature, input_size=input_size,
-                        device=device, threads=threads, upsample=upsample,
-                        backend="torch" if backend == "auto" else backend, return_extras=return_extras,
-                        hints=hints, regions=regions, vividness=vividness)
+                        device=device, threads=threads, upsample=upsample, backend=backend,
+                        return_extras=return_extras, hints=hints, regions=regions, vividness=vividness)
+
+
+def _has_onnxruntime() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def colorize_with_confidence(image, method: str = "auto", **params):

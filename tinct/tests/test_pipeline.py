@@ -187,3 +187,13 @@ def test_save_confidence_writes_a_gray_map_beside_the_output_and_keeps_existing_
     assert (tmp_path / "two.auto.confidence.png").read_bytes() == b"mine" and not (tmp_path / "two.auto.png").exists()
     with pytest.raises(ParameterError, match="confidence map: method 'patchdb' has none"):
         make_job("patchdb", "colorize", save_confidence=True)
+
+
+def test_auto_starts_without_pytorch_once_its_network_is_exported(tmp_path):
+    code = ("import sys, numpy as np, tinct; out = tinct.colorize(np.full((8, 8), 120, np.uint8)); "
+            "print(out.shape, 'torch' in sys.modules)")
+    env = {**__import__("os").environ, "TINCT_CACHE": str(tmp_path / "cache")}
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert first.stdout.split()[-1] == "True"  # the first run exports the network to ONNX with PyTorch
+    assert second.stdout.strip() == "(8, 8, 3) False"
