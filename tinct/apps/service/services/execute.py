@@ -12,7 +12,6 @@ import os
 import time
 import traceback
 from pathlib import Path
-from typing import Any
 
 from tinct.apps.service.services.store import PROGRESS_NAME, RESULT_NAME
 
