@@ -40,12 +40,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("data", nargs="*", help="tar shards, image folders or glob patterns")
     p.add_argument("--out", default=d.out, help="run folder (checkpoints, log.jsonl, sheets) [%(default)s]")
     p.add_argument("--steps", type=int, default=d.steps, help="total optimizer steps (cosine schedule length)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="images per optimizer step [%(default)s]")
     p.add_argument("--crop", type=int, default=d.crop, help="training crop side in pixels [%(default)s]")
     p.add_argument("--load-size", type=int, default=d.load_size, help="side images are stored at [%(default)s]")
     p.add_argument("--limit", type=int, default=None, help="at most this many images per source")
     p.add_argument("--val-count", type=int, default=d.val_count, help="held-out images for validation")
-    p.add_argument("--bins", choices=["313", "484"], default=d.bins)
+    p.add_argument("--bins", choices=["313", "484"], default=d.bins,
+                   help="ab quantization: the 313 in-gamut bins of Zhang et al. or a 22 x 22 grid [%(default)s]")
     p.add_argument("--width", type=int, default=d.width, help="channels of the first stage [%(default)s]")
     p.add_argument("--hints", type=_bool, default=d.hints, help="train with random colour hints (yes/no)")
     p.add_argument("--hint-p-none", type=float, default=d.hint_p_none, help="share of images without hints")
@@ -55,16 +56,22 @@ def add_parser(subparsers) -> None:
     p.add_argument("--smooth", type=float, default=d.smooth,
                    help="weight of the L-weighted smoothness term of Tunuguntla & Bhat (2017)")
     p.add_argument("--smooth-sigma", type=float, default=d.smooth_sigma, help="L sigma of the smoothness weights")
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--warmup", type=int, default=d.warmup)
+    p.add_argument("--lr", type=float, default=d.lr, help="peak learning rate of AdamW [%(default)s]")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help="AdamW weight decay on weights (not biases or norms) [%(default)s]")
+    p.add_argument("--warmup", type=int, default=d.warmup,
+                   help="steps of linear warm-up before the cosine decay [%(default)s]")
     p.add_argument("--clip", type=float, default=d.clip, help="gradient-norm clipping")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="seed of every random draw (crops, hints, order); a step's draws depend only on it [%(default)s]")
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda[:N] [%(default)s]")
     p.add_argument("--amp", type=_bool, default=d.amp, help="bf16 autocast on CUDA (yes/no)")
-    p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
-    p.add_argument("--eval-every", type=int, default=d.eval_every)
-    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--ckpt-every", type=int, default=d.ckpt_every,
+                   help="write OUT/ckpt-last.pt every this many steps [%(default)s]")
+    p.add_argument("--eval-every", type=int, default=d.eval_every,
+                   help="validate and write a contact sheet every this many steps [%(default)s]")
+    p.add_argument("--log-every", type=int, default=d.log_every,
+                   help="append losses and speed to OUT/log.jsonl every this many steps [%(default)s]")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (with a checkpoint) after this long")
     p.add_argument("--prior-images", type=int, default=d.prior_images, help="images for the ab histogram")
     p.add_argument("--resume", default=None, help="checkpoint to resume from, or 'auto' (OUT/ckpt-last.pt if any)")
