@@ -556,7 +556,8 @@ def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixel
               choices=("auto", "direct", "superlu")),
         Param("proxy_megapixels", "float", _PROXY_MP, "solver=auto: images above this size are solved on a proxy of this "
               "size and upsampled guided by L (smaller = faster, further from the exact solve).", min=0.001, max=_PROXY_MP),
-        Param("prior", "str", "none", "Automatic colorization method used as a soft prior away from scribbles, or none."),
+        Param("prior", "str", "none", "Automatic colorization method used as a soft prior away from scribbles: none, "
+              "auto, eccv16, siggraph17 or patchdb (any colorize method that needs no reference)."),
         Param("prior_weight", "float", 0.001, "Weight of the prior against the neighbourhood term (reach ~1/sqrt(w) px).",
               min=0.0, max=1000.0),
         Param("keep_lightness", "bool", True, "Restore the input's CIELAB L (false: keep YIQ Y only, as the reference)."),
