@@ -54,12 +54,7 @@ def to_float_rgb(image, name: str = "image") -> np.ndarray:
         arr = arr[..., :3]
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
-    scale = _INT_SCALE.get(arr.dtype)
-    out = arr.astype(np.float32, copy=True)
-    if scale is not None:
-        out *= np.float32(1.0 / scale)
-    else:
-        np.clip(out, 0.0, 1.0, out=out)
+    out = _unit_float(arr)
     if out.ndim == 2:
         out = np.repeat(out[..., None], 3, axis=2)
     return out
@@ -74,6 +69,11 @@ def to_float_gray(image, name: str = "image") -> np.ndarray:
     arr = check_image(image, name)
     if arr.ndim == 3:
         arr = arr[..., 0]
+    return _unit_float(arr)
+
+
+def _unit_float(arr: np.ndarray) -> np.ndarray:
+    """A new float32 copy in [0, 1]: integers scaled by their range, floats clipped."""
     scale = _INT_SCALE.get(arr.dtype)
     out = arr.astype(np.float32, copy=True)
     if scale is not None:
