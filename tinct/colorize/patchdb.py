@@ -216,7 +216,7 @@ def iter_images(source, sources: tuple[str, ...] | None = None, limit: int | Non
     from PIL import Image
 
     from tinct.io import read_image
-    from tinct.io.files import IMAGE_SUFFIXES
+    from tinct.io.files import IMAGE_SUFFIXES, image_files
 
     root = Path(source)
     if not root.is_dir():
@@ -246,7 +246,7 @@ def iter_images(source, sources: tuple[str, ...] | None = None, limit: int | Non
                     if limit is not None and count >= limit:
                         return
         return
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(root)
     if not files:
         raise ImageReadError(f"{root}: holds neither image files nor .tar shards")
     for path in files:
@@ -323,11 +323,11 @@ def iter_labelled(source, label_dir, limit: int | None = None):
 def _image_files(root: Path):
     """(path, pixels) of the colour image files under ``root``, sorted."""
     from tinct.io import read_image
-    from tinct.io.files import IMAGE_SUFFIXES
+    from tinct.io.files import image_files
 
     if not root.is_dir():
         raise ImageReadError(f"{root}: not a folder")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(root)
     if not files:
         raise ImageReadError(f"{root}: holds no image files")
     for path in files:

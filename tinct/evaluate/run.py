@@ -19,9 +19,9 @@ import numpy as np
 from tinct.color import lightness2rgb, rgb2lab
 from tinct.errors import ParameterError, TinctError
 from tinct.evaluate.metrics import SetAccumulator, rebalance_weights
+from tinct.io.files import image_files
 from tinct.pixels import is_grayscale, to_float_rgb
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 SHEET_ROWS = 8
 SHEET_HEIGHT = 160
 
@@ -30,7 +30,7 @@ def list_images(folder) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise TinctError(f"{folder}: not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(folder)
     if not files:
         raise TinctError(f"{folder}: folder holds no image files")
     return files

@@ -6,7 +6,15 @@ EXIF, and never replaces an input. Every failure is a :class:`~tinct.errors.Tinc
 one-line message that names the file.
 """
 
-from tinct.io.read import DEFAULT_MAX_PIXELS, ENV_MAX_PIXELS, ImageFile, orient, read_image, resolve_max_pixels
+from tinct.io.read import (
+    DEFAULT_MAX_PIXELS,
+    ENV_MAX_PIXELS,
+    ImageFile,
+    orient,
+    read_image,
+    read_provenance,
+    resolve_max_pixels,
+)
 from tinct.io.write import WRITE_FORMATS, check_output_path, encode_image, write_image
 
 __all__ = [
@@ -18,6 +26,7 @@ __all__ = [
     "encode_image",
     "orient",
     "read_image",
+    "read_provenance",
     "resolve_max_pixels",
     "write_image",
 ]

@@ -13,6 +13,11 @@ from tinct.errors import ImageReadError, ParameterError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 
 
+def image_files(folder: Path, suffixes=IMAGE_SUFFIXES) -> list[Path]:
+    """The image files under ``folder``, recursively, sorted (by path, so runs are reproducible)."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+
+
 def collect_inputs(items: list[str]) -> list[tuple[Path, Path]]:
     """Expand files and folders into (file, root) pairs, sorted and without duplicates.
 
@@ -24,7 +29,7 @@ def collect_inputs(items: list[str]) -> list[tuple[Path, Path]]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = image_files(path)
             if not files:
                 raise ImageReadError(f"{path}: folder holds no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
             pairs = [(f, path) for f in files]

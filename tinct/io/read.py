@@ -513,3 +513,46 @@ def _rescale(arr: np.ndarray, dtype) -> np.ndarray:
     if arr.dtype == np.uint16 and dtype == np.uint8:
         return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
     return arr.astype(dtype)
+
+
+def read_provenance(path) -> dict | None:
+    """The provenance record tinct wrote into ``path`` (see :func:`tinct.io.write_image`), or None.
+
+    Reads the XMP packet (PNG ``iTXt`` ``XML:com.adobe.xmp``, JPEG APP1, TIFF tag 700, WebP ``XMP``
+    chunk) without decoding the pixels, and returns the JSON of its ``tinct:provenance`` element.
+
+    Raises
+    ------
+    ImageReadError
+        The file is missing, unreadable or not an image (one line naming it).
+
+    References
+    ----------
+    .. [1] Adobe, "XMP Specification Part 3: Storage in Files", 2020.
+    """
+    import json
+    import re
+    from xml.sax.saxutils import unescape
+
+    path = Path(os.fspath(path)).expanduser()
+    im = _open(_read_bytes(path), path)
+    try:
+        xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
+        if xmp is None and hasattr(im, "tag_v2"):
+            xmp = im.tag_v2.get(700)
+    except Exception as exc:  # noqa: BLE001 - a damaged metadata block is a bad file, in one line
+        raise _fail(path, f"corrupt metadata ({_reason(exc)})") from None
+    finally:
+        im.close()
+    if xmp is None:
+        return None
+    if isinstance(xmp, (bytes, bytearray)):
+        xmp = bytes(xmp).decode("utf-8", "replace")
+    match = re.search(r"<tinct:provenance>(.*?)</tinct:provenance>", str(xmp), re.S)
+    if match is None:
+        return None
+    try:
+        record = json.loads(unescape(match.group(1)))
+    except ValueError:
+        raise _fail(path, "the tinct provenance record is not valid JSON") from None
+    return record if isinstance(record, dict) else None

@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from tinct.errors import ParameterError
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+from tinct.io.files import IMAGE_SUFFIXES, image_files
 
 
 def _decode(data: bytes, size: int) -> np.ndarray | None:
@@ -74,7 +73,7 @@ def _iter_source(source: str, limit: int | None):
     count = 0
     if path.is_file() and tarfile.is_tarfile(path):
         with tarfile.open(path) as tf:
-            members = sorted((m for m in tf.getmembers() if m.isfile() and m.name.lower().endswith(IMAGE_SUFFIXES)),
+            members = sorted((m for m in tf.getmembers() if m.isfile() and m.name.lower().endswith(tuple(IMAGE_SUFFIXES))),
                              key=lambda m: m.name)
             for m in members:
                 if limit is not None and count >= limit:
@@ -82,7 +81,7 @@ def _iter_source(source: str, limit: int | None):
                 count += 1
                 yield tf.extractfile(m).read()
     elif path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        files = image_files(path)
         for p in files:
             if limit is not None and count >= limit:
                 return
