@@ -474,7 +474,50 @@ def _chroma(rgb: np.ndarray, space: str) -> np.ndarray:
     return rgb2lab(rgb)[..., 1:]
 
 
-def _prior_chroma(image, prior: str, prior_image, space: str, shape) -> np.ndarray | None:
+def stroke_hints(mask: np.ndarray, colours: np.ndarray, count: int = 256) -> np.ndarray:
+    """Points spread along the strokes, as colour hints for a CNN prior.
+
+    The image is cut into square cells, the smallest (growing by 1.25x from 1 px) in which the stroke
+    pixels occupy at most ``count`` cells, and each occupied cell gives the middle one of its stroke
+    pixels (raster order) with that pixel's own colour. So a long stroke gives points all along it and
+    a short one at least one, and a blob gives no more points than a line through it.
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+        Scribbled pixels.
+    colours : (n, 3) ndarray
+        sRGB in [0, 1] of the scribbled pixels in raster order (as :func:`parse_scribbles` returns them).
+    count : int
+        Most points returned; all stroke pixels when there are no more than this.
+
+    Returns
+    -------
+    (N, 6) float64 ndarray
+        ``x, y, r, g, b, radius`` (r, g, b in 0..255, radius 0), the form of
+        :func:`tinct.colorize.hints.parse_hints`.
+    """
+    ys, xs = np.nonzero(mask)
+    if count <= 0 or len(ys) == 0:
+        return np.zeros((0, 6))
+    if len(ys) <= count:
+        pick = np.arange(len(ys))
+    else:
+        side = 1.0
+        while True:
+            cell = (ys // side).astype(np.int64) * (int(mask.shape[1] // side) + 1) + (xs // side).astype(np.int64)
+            order = np.argsort(cell, kind="stable")
+            _, start, size = np.unique(cell[order], return_index=True, return_counts=True)
+            if len(start) <= count:
+                break
+            side *= 1.25
+        pick = order[start + size // 2]
+    return np.column_stack([xs[pick], ys[pick], np.asarray(colours, np.float64)[pick] * 255.0,
+                            np.zeros(len(pick))])
+
+
+def _prior_chroma(image, prior: str, prior_image, space: str, shape, hints=None) -> np.ndarray | None:
+    """Chroma of the soft prior: ``prior_image``'s, or the ``prior`` method's (given ``hints`` if it takes them)."""
     if prior_image is not None:
         p = check_image(prior_image, "prior_image")
         if p.shape[:2] != tuple(shape):
@@ -487,6 +530,9 @@ def _prior_chroma(image, prior: str, prior_image, space: str, shape) -> np.ndarr
     method = get_method(prior, "colorize")
     if any(i.required for i in method.inputs):
         raise ParameterError(f"prior: method {prior!r} needs a reference or scribbles; use an automatic method")
+    takes_hints = next((i.name for i in method.inputs if i.kind == "hints"), None)
+    if takes_hints and hints is not None and len(hints):
+        return _chroma(to_float_rgb(method(image, **{takes_hints: hints})), space)
     return _chroma(to_float_rgb(method(image)), space)
 
 
@@ -558,6 +604,9 @@ def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixel
               "size and upsampled guided by L (smaller = faster, further from the exact solve).", min=0.001, max=_PROXY_MP),
         Param("prior", "str", "none", "Automatic colorization method used as a soft prior away from scribbles: none, "
               "auto, eccv16, siggraph17 or patchdb (any colorize method that needs no reference)."),
+        Param("prior_hints", "int", 256, "With a prior that takes colour hints (auto, siggraph17): points spread "
+              "along the strokes given to it as hints, so the prior already agrees with them (0: none).",
+              min=0, max=10_000),
         Param("prior_weight", "float", 0.001, "Weight of the prior against the neighbourhood term (reach ~1/sqrt(w) px).",
               min=0.0, max=1000.0),
         Param("keep_lightness", "bool", True, "Restore the input's CIELAB L (false: keep YIQ Y only, as the reference)."),
@@ -570,7 +619,8 @@ def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixel
     ],
 )
 def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, space="yiq", tolerance=0.05,
-             solver="auto", proxy_megapixels=_PROXY_MP, prior="none", prior_weight=0.001, keep_lightness=True):
+             solver="auto", proxy_megapixels=_PROXY_MP, prior="none", prior_hints=256, prior_weight=0.001,
+             keep_lightness=True):
     """Colorize a gray image from colour scribbles by optimisation (Levin et al. 2004).
 
     Parameters
@@ -619,7 +669,14 @@ def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, spa
         chroma is a soft data term: each row becomes
         ``(1 + w) x_r - sum_s w_rs x_s = w p_r``, so scribbles stay hard
         constraints and fix what the model got wrong nearby, and away from
-        them the result follows the model.
+        them the result follows the model. A method that takes colour hints
+        (``auto``, ``siggraph17``) also gets the strokes as hints (``prior_hints``),
+        so the network itself spreads their colours along the image's structure
+        before the solve does.
+    prior_hints : int, default 256
+        With such a prior: at most this many points spread along the strokes
+        (:func:`stroke_hints`), each with its stroke pixel's colour; 0 gives the
+        network no hints (the automatic result as the prior).
     prior_weight : float, default 0.001
         ``w`` above; a scribble's influence decays over roughly
         ``1 / sqrt(w)`` pixels of uniform region.
@@ -647,7 +704,8 @@ def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, spa
     gray_rgb = to_float_rgb(rgb_in)
     h, w = gray_rgb.shape[:2]
     mask, colours = parse_scribbles(gray_rgb, scribbles, scribble_mask, tolerance)
-    prior_ab = _prior_chroma(rgb_in, prior, prior_image, space, (h, w))
+    hints = stroke_hints(mask, colours, prior_hints) if prior != "none" and prior_image is None else None
+    prior_ab = _prior_chroma(rgb_in, prior, prior_image, space, (h, w), hints)
     lam = prior_weight if prior_ab is not None else 0.0
     if not mask.any() and (prior_ab is None or lam == 0.0):
         raise ParameterError(
