@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tinct.apps.cli.video",
     "tinct.apps.cli.batch",
     "tinct.apps.cli.lut",
+    "tinct.apps.cli.info",
 )
 
 
