@@ -84,6 +84,7 @@ class Job:
     provenance: bool = True
     sources: list[Path] = field(default_factory=list)
     save_confidence: bool = False
+    skip_colour: bool = False
 
     @property
     def kind(self) -> Kind:
@@ -94,7 +95,9 @@ class Job:
         from tinct import __version__
 
         rec: dict[str, Any] = {"software": f"tinct {__version__}", "method": self.method.name,
-                               "kind": self.kind, "params": _jsonable(self.params)}
+                               "kind": self.kind,
+                               "params": _jsonable({k: v for k, v in {**self.method.defaults(), **self.params}.items()
+                                                    if v is not None and k not in self.method.path_params})}
         model = _model_name(self.method, self.params)
         if model:
             rec["model"] = model
@@ -147,7 +150,7 @@ def read_input(value: Any, key: str, kind: str, max_pixels: int | None):
 def make_job(method: str | Method | None = None, kind: Kind = "colorize", *,
              inputs: Mapping[str, Any] | None = None, params: Mapping[str, Any] | list[str] | None = None,
              post: str | None = None, max_pixels: int | None = None, overwrite: bool = False,
-             provenance: bool = True, save_confidence: bool = False) -> Job:
+             provenance: bool = True, save_confidence: bool = False, skip_colour: bool = False) -> Job:
     """Resolve and check a job once, before any image is read.
 
     Parameters
@@ -173,6 +176,9 @@ def make_job(method: str | Method | None = None, kind: Kind = "colorize", *,
     save_confidence : bool
         Also write each result's confidence map (CNN methods) as a gray PNG beside it
         (:func:`confidence_path`).
+    skip_colour : bool
+        Colorization: leave out inputs that are colour images (hand-coloured, autochrome, colour photos;
+        :func:`tinct.color.detect.input_colour`) instead of replacing their colours.
 
     Raises
     ------
@@ -210,7 +216,8 @@ def make_job(method: str | Method | None = None, kind: Kind = "colorize", *,
     if save_confidence and m.name not in ("auto", "eccv16", "siggraph17"):
         raise ParameterError(f"confidence map: method {m.name!r} has none (auto, eccv16 and "
                              "siggraph17 have one)")
-    return Job(m, values, resolved, post or None, limit, overwrite, provenance, sources, save_confidence)
+    return Job(m, values, resolved, post or None, limit, overwrite, provenance, sources, save_confidence,
+               skip_colour)
 
 
 def _article(kind: str) -> str:
@@ -275,7 +282,11 @@ def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None 
     """Read ``src``, run the job, write ``dst`` atomically; return the per-file record.
 
     The record holds ``input``, ``output``, ``seconds`` and ``timings`` (wall seconds to read, run the
-    method with post-processing and write; ``cpu_s``, the process's CPU seconds for the whole file). A method that takes colour hints, given none by the job, uses the file's
+    method with post-processing and write; ``cpu_s``, the process's CPU seconds for the whole file). A
+    colorization's record also says what the input was (``input_colour``: ``gray``, ``tinted`` or
+    ``colour``) with a ``warning`` for a colour input, whose colours are replaced; with ``skip_colour``
+    such an input is not run and its record says ``skipped`` (``output`` None). Each output records
+    how it was made (:meth:`Job.record`, read back by ``tinct info``) unless ``provenance`` is off. A method that takes colour hints, given none by the job, uses the file's
     own ``<stem>.hints.json`` when there is one (:func:`sidecar_hints`), so a folder of scans can each
     carry their hints. ``dst``'s folder is created. Raises :class:`~tinct.errors.TinctError`
     for a bad file or a result that may not be written (an existing file without ``overwrite``, an
@@ -296,6 +307,15 @@ def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None 
         raise TinctError(f"{dst.parent}: cannot create the folder: {exc.strerror or exc}") from None
     check_output_path(dst, overwrite=job.overwrite, protect=guard)
     image = read_image(src, max_pixels=job.max_pixels)
+    notes: dict[str, Any] = {}
+    if job.kind == "colorize":
+        from tinct.color.detect import input_colour
+
+        notes["input_colour"] = input_colour(image.pixels)
+        if notes["input_colour"] == "colour":
+            if job.skip_colour:
+                return {"input": str(src), "output": None, "skipped": "a colour image (--skip-colour)", **notes}
+            notes["warning"] = f"{src}: a colour image; its colours are replaced by {job.method.name}'s"
     own: dict[str, Any] = {}
     hints = next((i for i in job.method.inputs if i.kind == "hints"), None)
     if hints is not None and job.inputs.get(hints.name) is None and sidecar_hints(src).is_file():
@@ -314,21 +334,13 @@ def run_file(job: Job, src, dst, *, protect: Iterable = (), stage: Stage | None 
         gray = (np.clip(conf[0], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         write_image(confidence_path(dst), gray, overwrite=job.overwrite, protect=guard)
         extra_files["confidence"] = str(confidence_path(dst))
-    extra = {"provenance": job.record()} if job.provenance and _writes_provenance() else {}
-    write_image(dst, result, like=image, alpha=image.alpha, overwrite=job.overwrite, protect=guard, **extra)
+    write_image(dst, result, like=image, alpha=image.alpha, overwrite=job.overwrite, protect=guard,
+                provenance=job.record() if job.provenance else None)
     t3 = time.perf_counter()
     return {"input": str(src), "output": str(dst), "seconds": round(t3 - t0, 3),
-            **({"hints": str(sidecar_hints(src))} if own else {}), **extra_files,
+            **({"hints": str(sidecar_hints(src))} if own else {}), **extra_files, **notes,
             "timings": {"read_s": round(t1 - t0, 4), "method_s": round(t2 - t1, 4), "write_s": round(t3 - t2, 4),
                         "cpu_s": round(time.process_time() - cpu0, 4)}}
-
-
-def _writes_provenance() -> bool:
-    import inspect
-
-    from tinct.io import write_image
-
-    return "provenance" in inspect.signature(write_image).parameters
 
 
 def run_files(job: Job, pairs: Iterable[tuple[Path, Path]], *,

@@ -4,6 +4,7 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -197,3 +198,35 @@ def test_auto_starts_without_pytorch_once_its_network_is_exported(tmp_path):
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert first.stdout.split()[-1] == "True"  # the first run exports the network to ONNX with PyTorch
     assert second.stdout.strip() == "(8, 8, 3) False"
+
+
+def test_colorize_reports_the_input_colour_and_skips_colour_inputs_when_asked(tmp_path, capsys):
+    from tinct.apps.cli import main
+
+    gray = read_image(example("old_tom_morris.png")).pixels.astype(np.float32) / 255
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    write_image(folder / "gray.png", (gray * 255).astype(np.uint8))
+    write_image(folder / "sepia.png", (np.stack([gray, gray * 0.85, gray * 0.65], -1) * 255).astype(np.uint8))
+    write_image(folder / "colour.jpg", read_image(example(TRANSFER_PAIR[1])).pixels)
+    assert main(["colorize", str(folder), "-o", str(tmp_path / "a"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    kinds = {Path(w["input"]).name: w["input_colour"] for w in json.loads(out)["written"]}
+    assert kinds == {"gray.png": "gray", "sepia.png": "tinted", "colour.jpg": "colour"}
+    assert err.count("\n") == 1 and "colour.jpg: a colour image; its colours are replaced" in err
+    assert main(["colorize", str(folder), "-o", str(tmp_path / "b"), "--skip-colour"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped " in out and "colour.jpg" in out and "2 written, 0 failed, 1 skipped" in out
+    assert not list((tmp_path / "b").glob("colour*"))
+
+
+def test_outputs_record_how_they_were_made_unless_told_not_to(tmp_path):
+    from tinct.io import read_provenance
+
+    src, ref = (example(n) for n in TRANSFER_PAIR)
+    run_file(make_job("reinhard", "transfer", inputs={"reference": ref}, params={"strength": 0.5}), src,
+             tmp_path / "a.png")
+    rec = read_provenance(tmp_path / "a.png")
+    assert rec["method"] == "reinhard" and rec["params"]["strength"] == 0.5 and rec["inputs"] == ["reference"]
+    run_file(make_job("reinhard", "transfer", inputs={"reference": ref}, provenance=False), src, tmp_path / "b.jpg")
+    assert read_provenance(tmp_path / "b.jpg") is None

@@ -71,7 +71,11 @@ def cli_message(message: str) -> str:
 def report(args: argparse.Namespace, method: str, done: list[dict], failed: list[dict],
            skipped: list[dict] | None = None) -> int:
     """Print what a run over files did; exit status 2 when any file failed."""
-    skipped = skipped or []
+    skipped = (skipped or []) + [{"input": d["input"], "reason": d["skipped"]} for d in done if d.get("skipped")]
+    done = [d for d in done if not d.get("skipped")]
+    for d in done:
+        if d.get("warning"):
+            print(f"tinct: warning: {d['warning']}", file=sys.stderr)
 
     def line(d: dict) -> str:
         extra = f", {d['input_colour']} input" if d.get("input_colour") else ""

@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
     p.add_argument("--save-confidence", action="store_true",
                    help="CNN methods: also write where the model is sure, as a gray PNG beside each output "
                         "(<output>.confidence.png; white = sure)")
+    p.add_argument("--skip-colour", action="store_true",
+                   help="leave out inputs that are already in colour (hand-coloured, autochrome, colour photos); "
+                        "they are reported as skipped")
     p.add_argument("--format", default=None, help="output format (png, jpg, tif, webp, bmp); default: the input's")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     add_method_options(p, "colorize")
@@ -57,7 +60,7 @@ def run(args) -> int:
     job = make_job(args.method, "colorize", inputs=inputs, params=params, post=args.post,
                    max_pixels=pixel_count(args.max_pixels) if args.max_pixels else None,
                    overwrite=args.overwrite, provenance=not args.no_provenance,
-                   save_confidence=args.save_confidence)
+                   save_confidence=args.save_confidence, skip_colour=args.skip_colour)
     files = collect_inputs(args.inputs)
     if len(files) > 1 and any(i.kind in ("mask", "scribbles", "labels") and job.inputs.get(i.name) is not None
                               for i in job.method.inputs):
