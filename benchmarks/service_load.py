@@ -13,6 +13,10 @@ locally on that job's own input. In the same run it times the peers:
 Latency is per job, from the start of its upload to the end of its result download (service),
 or from call to return (direct), or process start to exit (cli).
 
+Every client connects from 127.0.0.1, so the server's per-client limits (``--rate-limit``,
+``--max-queued-per-client``) would count them as one client: they are switched off here
+(``--serve-args``), as a load balancer in front of the service would spread real clients.
+
 Usage::
 
     python benchmarks/service_load.py                          # reinhard, 1 MP, 16 jobs, 1 and 8 clients
@@ -80,7 +84,11 @@ def main(argv=None) -> int:
                     help="concurrent HTTP clients; one service row per value (1 = latency without queueing)")
     ap.add_argument("--workers", type=int, default=2, help="service workers; also threads/processes of the peers")
     ap.add_argument("--skip-cli", action="store_true", help="leave out the tinct-transfer-per-image peer")
+    ap.add_argument("--serve-args", default="--rate-limit 0 --max-queued-per-client 0",
+                    help="extra tinct serve options (default: the per-client limits off, as all clients share "
+                         "one address here)")
     args = ap.parse_args(argv)
+    args.serve_args = args.serve_args.split()
 
     from tinct.apps.service.tests.server import Server, decode_png, png_bytes, run_jobs
     from tinct.registry import get_method
@@ -110,7 +118,8 @@ def main(argv=None) -> int:
              "method": args.method, "params": {}} for img in targets]
     with tempfile.TemporaryDirectory() as tmp:
         for n_clients in args.clients:
-            with Server(Path(tmp) / f"data-{n_clients}", ["--workers", str(args.workers)]) as srv:
+            # every client comes from 127.0.0.1: one address, so the per-client limits are off here
+            with Server(Path(tmp) / f"data-{n_clients}", ["--workers", str(args.workers), *args.serve_args]) as srv:
                 t0 = time.perf_counter()
                 results = run_jobs(srv.url, jobs, clients=n_clients, timeout=900)
                 wall = time.perf_counter() - t0
