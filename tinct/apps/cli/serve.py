@@ -40,7 +40,7 @@ def add_parser(sub) -> None:
     g.add_argument("--job-timeout", type=float, default=d["job_timeout_s"].default, metavar="SECONDS",
                    help="stop a job that runs longer than this and mark it failed (default %(default)g; 0: never)")
     g.add_argument("--job-memory-mb", type=int, default=None, metavar="MB",
-                   help="address-space limit of each worker process (default: 3/4 of the memory shared between "
+                   help="memory each worker process may allocate (default: 3/4 of the memory shared between "
                         "the workers, at least 2048; 0: none)")
     g.add_argument("--max-attempts", type=int, default=d["max_attempts"].default,
                    help="starts a job gets when its worker dies or the server restarts (default %(default)d)")

@@ -168,9 +168,10 @@ class Settings:
         A job running longer than this is stopped (its worker process is killed and replaced) and
         marked failed. 0: no limit.
     job_memory_mb : int or None
-        Address-space limit of each worker process (``RLIMIT_AS``): a job that needs more fails with
-        "out of memory" instead of taking the machine down. None: three quarters of the physical
-        memory shared between the workers (at least 2048); 0: no limit.
+        Memory limit of each worker process (``RLIMIT_DATA`` on Linux: the memory it allocates, heap
+        and anonymous maps; ``RLIMIT_AS`` elsewhere): a job that needs more fails with "out of memory"
+        instead of taking the machine down. None: three quarters of the physical memory shared
+        between the workers (at least 2048); 0: no limit.
     caps : mapping of str to float
         Raise or lower the caps on costly parameters (:func:`default_caps`); a key ``METHOD.NAME``
         applies to one method only.

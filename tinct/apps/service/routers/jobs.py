@@ -259,7 +259,8 @@ def create_job(
 ) -> JobStatus:
     settings: Settings = get_settings(request)
     store: JobStore = get_store(request)
-    owner = getattr(request.state, "owner", "") or ""
+    # the token's owner id; without tokens the client's address, which only the per-client queue limit reads
+    owner = getattr(request.state, "owner", "") or f"addr:{request.client.host if request.client else '?'}"
     name = method.strip()
     if not name or len(name) > 64 or not name.isprintable():
         raise _bad("method: expected a method name from /api/methods")

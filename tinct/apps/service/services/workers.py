@@ -119,17 +119,20 @@ def _tie_to_parent(parent_pid: int) -> None:
 
 
 def _limit_memory(megabytes: int) -> None:
+    """Bound the memory a worker may allocate: ``RLIMIT_DATA`` on Linux (private writable memory, which
+    leaves address-space reservations such as CUDA's alone), ``RLIMIT_AS`` elsewhere."""
     if megabytes <= 0:
         return
     try:
         import resource
 
+        which = resource.RLIMIT_DATA if sys.platform.startswith("linux") else resource.RLIMIT_AS
         limit = megabytes * 1024 * 1024
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, ValueError, OSError):  # pragma: no cover - not POSIX, or not allowed
+        resource.setrlimit(which, (limit, hard))
+    except (ImportError, ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX, or not allowed
         pass
 
 

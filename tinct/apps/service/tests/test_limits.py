@@ -178,6 +178,13 @@ def test_queue_limits(make_client):
     assert client.get("/api/ready").status_code == 503
 
 
+def test_per_client_queue_limit_without_tokens(make_client):
+    client = make_client(max_queued_per_client=1, rate_limit=0)
+    client.app.state.pool.stop()
+    img, ref = _images(6)
+    assert [submit(client, img, reference=ref).status_code for _ in range(2)] == [201, 429]  # by address
+
+
 def test_disk_quota_and_free_space(make_client):
     client = make_client(disk_quota_mb=0.02)
     img, ref = _images(7, shape=(60, 80))
