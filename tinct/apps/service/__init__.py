@@ -2,9 +2,10 @@
 
 :func:`tinct.apps.service.app.create_app` builds the FastAPI app from
 :class:`tinct.apps.service.settings.Settings`; ``tinct serve`` runs it with uvicorn. Jobs are
-persisted in SQLite plus files under the data directory and run in a worker pool; the browser
-UI in ``static/`` follows ``/api/methods``, so a newly registered method appears there with
-its parameter form and nothing else to change.
+persisted in SQLite plus files under the data directory and run in worker processes that die
+with the server, under leases that keep a restarted server off jobs a live process holds; the
+browser UI in ``static/`` follows ``/api/methods``, so a newly registered method appears there
+with its parameter form and nothing else to change. See ``docs/service.md``.
 
 FastAPI and uvicorn are imported only when the app is built.
 """
