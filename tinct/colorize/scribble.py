@@ -124,6 +124,14 @@ def affinity_weights(luma: np.ndarray) -> np.ndarray:
     return out
 
 
+def _bands(shape, pixels: int = 1_000_000):
+    """(r0, r1) row ranges of about ``pixels`` each covering an image of ``shape``: full-size float
+    temporaries of a 12 MP image would be 48 MB a channel."""
+    h, w = shape[:2]
+    step = max(1, pixels // max(1, w))
+    return [(r0, min(h, r0 + step)) for r0 in range(0, h, step)]
+
+
 def _in_bands(shape, kernel) -> None:
     """Run ``kernel(r0, r1)`` over bands of rows covering ``shape``, in threads (the kernels release the GIL)."""
     h, w = shape
@@ -290,34 +298,37 @@ def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, thre
     from tinct.colorize import _scribble_kernels as K
     from tinct.colorize import _scribble_mf as M
 
-    y = np.ascontiguousarray(luma, dtype=np.float64)
     fixed = np.ascontiguousarray(fixed, dtype=bool)
     h, w = fixed.shape
     rect, ax, cut, children, parent, depth = K.nd_tree(h, w, int(leaf))
     ni, nb = K.front_sizes(rect, ax, cut, h, w)
     off_w = np.zeros(len(ni) + 1, np.int64)
     np.cumsum(ni * nb, out=off_w[1:])
-    # Peak use: about 1.3x the kept F11^-1 F12 blocks plus 400 bytes a pixel (stencil, fronts, images);
-    # 0.93 GB measured at 1 MP, 3.2 GB at 4 MP (estimated 0.92 and 3.9).
-    _check_memory(1.3 * 8 * int(off_w[-1]) + 400 * h * w, h * w)
-    rhs = np.asarray(rhs, dtype=np.float64)
-    x0 = np.ascontiguousarray(rhs.reshape(h * w, -1))
-    S = np.empty((9, h, w))
-    _in_bands((h, w), lambda r0, r1: K.stencil(y, fixed, 1.0 + float(prior_weight), S, r0, r1))
-    wbuf = np.empty(int(off_w[-1]))  # W = F11^-1 F12 of every node, for the back substitution
     if threads is None:
         threads = available_cpus()
         if h * w < 65536:
             threads = 1
     threads = max(1, min(int(threads), 8))
-    # Subtrees rooted at `cut_depth` go to the threads, balanced by their cost; then the levels above, each
-    # level's nodes (independent of each other) spread over the threads.
-    cut_depth = 0 if threads == 1 else int(np.ceil(np.log2(threads))) + 3
-    size = np.ones(len(ni), np.int64)
+    # Peak use: the kept W blocks, the largest fronts and about 100 bytes a pixel (weights, x, the caller's
+    # right-hand side, scratch); see the module docstring for what was measured.
+    _check_memory(1.1 * 8 * int(off_w[-1]) + (100 + 4 * threads) * h * w, h * w)
+    wt = affinity_weights(luma)  # (8, h, w) float32: the rows of the free pixels, as build_system's
+    x = np.array(np.asarray(rhs, dtype=np.float64).reshape(h * w, -1), order="C", copy=True)
+    C = x.shape[1]
+    wbuf = np.empty(int(off_w[-1]))  # W = F11^-1 F12 of every node, for the back substitution
+    diag = 1.0 + float(prior_weight)
+    none = np.empty((0, C))
+    scratch = [np.full(h * w, -1, np.int32) for _ in range(threads)]
+
+    def eliminate(lo, hi, u0, u1, gl):
+        return M.eliminate(lo, hi, rect, ax, cut, children, ni, nb, off_w, wt, fixed, diag, wbuf, x, u0, u1, gl)
+
+    size = np.ones(len(ni), np.int64)  # nodes in each subtree
     for v in range(len(ni)):  # postorder: children before parents
         if parent[v] >= 0:
             size[parent[v]] += size[v]
     cost = ni.astype(np.float64) ** 2 * (ni + 2 * nb) + 2.0 * nb * nb * ni + 1e5  # flops, and ~5 us a node
+    total = np.cumsum(np.concatenate([[0.0], cost]))
 
     def balance(items, weights):
         groups: list[list] = [[] for _ in range(min(threads, len(items)))]
@@ -328,55 +339,52 @@ def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, thre
             load[g] += weights[k]
         return groups
 
-    def run(groups, x, blas):
-        """Eliminate independent groups of nodes in threads; each works on its own copy of x."""
-        jobs = []
-        for nodes in groups:
-            upd = M.new_updates()
-            M.take_updates(upd, updates, children[nodes].ravel())
-            jobs.append((nodes, upd))
+    def in_threads(groups, work, blas):
+        if not groups:
+            return
+        with threadpool_limits(blas, user_api="blas"):
+            if len(groups) == 1:
+                work(0, groups[0])
+                return
+            with ThreadPoolExecutor(len(groups)) as pool:
+                list(pool.map(work, range(len(groups)), groups))
 
-        def work(job):
-            nodes, upd = job
-            xt = x.copy()
-            M.eliminate_nodes(nodes, rect, ax, cut, children, ni, nb, off_w, S, wbuf, upd,
-                              np.full(h * w, -1, np.int64), xt)
-            return upd, xt
+    # Subtrees rooted at `cut_depth` go to the threads, balanced by their cost, each eliminated in one call;
+    # then the levels above, each level's nodes (independent of each other) spread over the threads. Every
+    # node writes x only at its own pixels, so all share one x.
+    cut_depth = 0 if threads == 1 else int(np.ceil(np.log2(threads))) + 3
+    updates: dict[int, np.ndarray] = {}
+    roots = [int(r) for r in np.flatnonzero(depth == cut_depth)]
 
-        with threadpool_limits(blas, user_api="blas"), ThreadPoolExecutor(len(jobs)) as pool:
-            parts = list(pool.map(work, jobs))
-        out = x.copy() if len(parts) > 1 else parts[0][1]
-        for upd, xt in parts:
-            M.merge_updates(updates, upd)
-            if len(parts) > 1:
-                out += xt - x
-        return out
+    def subtrees(g, group):
+        for r in group:
+            updates[r] = eliminate(r - size[r] + 1, r + 1, none, none, scratch[g])
 
-    updates = M.new_updates()
-    if threads == 1:
-        x = run([np.arange(len(ni))], x0, 1)
-    else:
-        spans = [np.arange(r - size[r] + 1, r + 1) for r in np.flatnonzero(depth == cut_depth)]
-        groups = [np.concatenate(g) for g in balance(spans, [cost[sp].sum() for sp in spans])]
-        # One BLAS thread per worker: BLAS threads spinning beside the workers were slower.
-        x = run(groups, x0, 1) if groups else x0.copy()
-        for d in range(cut_depth - 1, -1, -1):
-            level = np.flatnonzero(depth == d)
-            if len(level) == 0:
-                continue
-            groups = [np.array(g, np.int64) for g in balance(list(level), list(cost[level]))]
-            x = run(groups, x, 1 if len(groups) > 1 else threads)
+    # One BLAS thread per worker: BLAS threads spinning beside the workers were slower.
+    in_threads(balance(roots, [total[r + 1] - total[r + 1 - size[r]] for r in roots]), subtrees, 1)
+    for d in range(cut_depth - 1, -1, -1):
+        level = [int(v) for v in np.flatnonzero(depth == d)]
+
+        def nodes(g, group):
+            for v in group:
+                c0, c1 = children[v]
+                updates[v] = eliminate(v, v + 1, updates.pop(c0) if c0 >= 0 else none,
+                                       updates.pop(c1) if c1 >= 0 else none, scratch[g])
+
+        groups = balance(level, list(cost[level]))
+        in_threads(groups, nodes, 1 if len(groups) > 1 else threads)
+    scratch.clear()
 
     def back(nodes):
-        M.back_substitute(nodes[::-1].copy(), rect, ax, cut, ni, nb, off_w, wbuf, x)
+        M.back_substitute(np.asarray(nodes[::-1], np.int64), rect, ax, cut, ni, nb, off_w, wbuf, x, w)
 
-    top = np.flatnonzero(depth < cut_depth) if threads > 1 else np.arange(len(ni))
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
-        back(top)
-        if threads > 1:
-            spans = [np.arange(r - size[r] + 1, r + 1) for r in np.flatnonzero(depth == cut_depth)]
-            list(pool.map(back, [np.concatenate(g) for g in balance(spans, [cost[sp].sum() for sp in spans])]))
-    return x.reshape(rhs.shape)
+    back(np.flatnonzero(depth < cut_depth) if threads > 1 else np.arange(len(ni)))
+    if threads > 1:
+        spans = [np.arange(r - size[r] + 1, r + 1) for r in roots]
+        groups = [np.concatenate(g) for g in balance(spans, [cost[sp].sum() for sp in spans])]
+        with ThreadPoolExecutor(len(groups)) as pool:
+            list(pool.map(back, groups))
+    return x.reshape(np.shape(rhs))
 
 
 def solve(A, rhs: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:
@@ -424,8 +432,8 @@ def parse_scribbles(image_rgb: np.ndarray, scribbles, scribble_mask=None, tolera
 
     Parameters
     ----------
-    image_rgb : (H, W, 3) float32 ndarray
-        The gray image as RGB in [0, 1].
+    image_rgb : (H, W[, 3]) ndarray
+        The gray image (any dtype :func:`tinct.pixels.to_float_rgb` takes).
     scribbles : ndarray or (mask, colours) tuple
         A colour-marked copy of the gray image (pixels that differ from it are
         scribbles), or the colours with ``scribble_mask`` / as a pair.
@@ -455,14 +463,18 @@ def parse_scribbles(image_rgb: np.ndarray, scribbles, scribble_mask=None, tolera
     marked = check_image(scribbles, "scribbles")
     if marked.shape[:2] != image_rgb.shape[:2]:
         raise ParameterError(f"scribbles: shape {marked.shape[:2]} does not match the image's {image_rgb.shape[:2]}")
-    marked_rgb = to_float_rgb(split_alpha(marked)[0] if marked.ndim == 3 else marked, "scribbles")
+    marked = split_alpha(marked)[0] if marked.ndim == 3 else marked
     if scribble_mask is not None:
         mask = check_mask(scribble_mask, image_rgb.shape[:2], "scribble_mask")
     else:
-        diff = np.abs(marked_rgb - image_rgb).sum(axis=2)
-        neutral_noise = (np.ptp(marked_rgb, axis=2) <= tolerance / 2) & (diff <= 4 * tolerance)
-        mask = (diff > tolerance) & ~neutral_noise
-    return mask, marked_rgb[mask]
+        mask = np.empty(image_rgb.shape[:2], bool)
+        for r0, r1 in _bands(mask.shape):  # in bands: full-size float copies would be 12 bytes a pixel each
+            marked_rgb = to_float_rgb(marked[r0:r1], "scribbles")
+            diff = np.abs(marked_rgb - to_float_rgb(image_rgb[r0:r1])).sum(axis=2)
+            neutral_noise = (np.ptp(marked_rgb, axis=2) <= tolerance / 2) & (diff <= 4 * tolerance)
+            mask[r0:r1] = (diff > tolerance) & ~neutral_noise
+    picked = marked[mask][:, None]  # (n, 1[, C]): the scribbled pixels as a one-column image
+    return mask, (to_float_rgb(picked, "scribbles")[:, 0] if len(picked) else np.zeros((0, 3), np.float32))
 
 
 def _chroma(rgb: np.ndarray, space: str) -> np.ndarray:
@@ -536,41 +548,43 @@ def _prior_chroma(image, prior: str, prior_image, space: str, shape, hints=None)
     return _chroma(to_float_rgb(method(image)), space)
 
 
-def _propagate(luma, mask, known, prior_ab, lam, solver) -> np.ndarray:
-    """(H, W, 2) chroma: ``known`` at scribbled pixels, the solution of the Levin system elsewhere."""
+def _propagate(luma, mask, values, prior_ab, lam, solver) -> np.ndarray:
+    """(H, W, 2) float32 chroma: ``values`` (n, 2) at the scribbled pixels, the Levin system's solution elsewhere."""
     if solver in ("auto", "direct"):
         rhs = np.zeros(mask.shape + (2,))
         if prior_ab is not None and lam > 0:
             rhs[~mask] = lam * prior_ab[~mask].astype(np.float64)
-        rhs[mask] = known[mask]
+        rhs[mask] = values
         chroma = solve_grid(luma, mask, rhs, lam).astype(np.float32)
-        chroma[mask] = known[mask]
+        chroma[mask] = values
         return chroma
     if solver != "superlu":
         raise ParameterError(f"solver: expected 'auto', 'direct' or 'superlu', got {solver!r}")
     _check_memory(2100 * luma.size, luma.size)  # SuperLU's factors: 2.06 GB measured at 1 MP
+    chroma = np.zeros(mask.shape + (2,), np.float32)
+    chroma[mask] = values
     A, coupling = build_system(luma, mask, lam)
-    rhs = coupling(known)
+    rhs = coupling(chroma)
     del coupling
     free = ~mask
     if prior_ab is not None and lam > 0:
         rhs += lam * prior_ab[free]
     x = solve(A, rhs, fixed=mask)
     del A, rhs
-    chroma = known.copy()
     chroma[free] = x
     return chroma
 
 
-def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixels: float) -> np.ndarray:
+def _propagate_on_proxy(luma, mask, values, prior_ab, lam, proxy_pixels: float, lightness) -> np.ndarray:
     """Chroma of a large image from the exact solve on an area-downscaled proxy of ``proxy_pixels``.
 
     Each proxy pixel that covers any scribbled pixel is scribbled with their mean
     chroma; the proxy's chroma is brought back to full size by joint bilateral
     upsampling guided by the full-resolution L (as the CNN colorizers do), and
     the scribbled pixels keep their own colours exactly. Time and memory stay
-    those of a 1.5 MP direct solve plus a few full-size arrays, where the
-    full-size exact solve needs about 0.8 GB per megapixel.
+    those of the proxy's direct solve plus a few full-size arrays, where the
+    full-size exact solve needs about 0.8 GB per megapixel. ``lightness()``
+    gives the full-size L, made only once the solve is done.
     """
     from tinct.colorize.upsample import joint_bilateral_upsample, resize
 
@@ -579,13 +593,31 @@ def _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixel
     size = (max(1, int(h * scale)), max(1, int(w * scale)))
     coverage = resize(mask.astype(np.float32), size)
     mask_p = coverage > 0
-    known_p = np.zeros(size + (2,), np.float32)
-    known_p[mask_p] = resize(known, size)[mask_p] / coverage[mask_p][:, None]  # mean over the scribbled part
+    known = np.zeros((h, w, 2), np.float32)
+    known[mask] = values
+    known_p = resize(known, size)[mask_p] / coverage[mask_p][:, None]  # mean over the scribbled part
+    del known
     prior_p = None if prior_ab is None else resize(prior_ab, size)
     chroma_p = _propagate(resize(luma, size), mask_p, known_p, prior_p, lam, "direct")
-    chroma = joint_bilateral_upsample(chroma_p, lightness)
-    chroma[mask] = known[mask]
+    del prior_p
+    chroma = joint_bilateral_upsample(chroma_p, lightness())
+    chroma[mask] = values
     return chroma
+
+
+def _luma_and_lightness(rgb_in, space: str, which: str) -> np.ndarray:
+    """Full-size float32 luma (YIQ's Y, or L / 100 for ``space='lab'``) or CIELAB L, made band by band."""
+    from tinct.color.gray import rgb2lightness
+
+    out = np.empty(rgb_in.shape[:2], np.float32)
+    y = _RGB2YIQ[0].astype(np.float32)
+    for r0, r1 in _bands(out.shape):
+        rgb = to_float_rgb(rgb_in[r0:r1])
+        if which == "luma" and space == "yiq":
+            out[r0:r1] = rgb @ y
+        else:
+            out[r0:r1] = rgb2lightness(rgb) / np.float32(100.0 if which == "luma" else 1.0)
+    return out
 
 
 @register(
@@ -695,15 +727,13 @@ def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, spa
     .. [1] A. Levin, D. Lischinski, Y. Weiss, "Colorization using
            optimization", ACM TOG 23(3), 2004.
     """
-    from tinct.color.gray import rgb2lightness
-    from tinct.color.lab import lab2rgb
-    from tinct.pixels import output_dtype, restore
+    from tinct.color.lab import lab2rgb, rgb2lab
+    from tinct.pixels import from_float, output_dtype, restore
 
     arr = check_image(image)
     rgb_in = split_alpha(arr)[0] if arr.ndim == 3 else arr
-    gray_rgb = to_float_rgb(rgb_in)
-    h, w = gray_rgb.shape[:2]
-    mask, colours = parse_scribbles(gray_rgb, scribbles, scribble_mask, tolerance)
+    h, w = rgb_in.shape[:2]
+    mask, colours = parse_scribbles(rgb_in, scribbles, scribble_mask, tolerance)
     hints = stroke_hints(mask, colours, prior_hints) if prior != "none" and prior_image is None else None
     prior_ab = _prior_chroma(rgb_in, prior, prior_image, space, (h, w), hints)
     lam = prior_weight if prior_ab is not None else 0.0
@@ -711,34 +741,37 @@ def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, spa
         raise ParameterError(
             f"scribbles: no scribbled pixels (none differs from the gray image by more than tolerance={tolerance})"
         )
-
-    if space == "yiq":
-        luma = gray_rgb @ _RGB2YIQ[0].astype(np.float32)
-    else:
-        luma = rgb2lightness(gray_rgb) / np.float32(100.0)
-    lightness = rgb2lightness(gray_rgb)
-    del gray_rgb  # 12 bytes a pixel that the solve does not need
-    known = np.zeros((h, w, 2), np.float32)
-    known[mask] = _chroma(colours, space)
+    values = _chroma(colours, space).reshape(-1, 2)
+    del colours
+    # Only the luma and the mask are held at full size during the solve; L is made after it.
+    luma = _luma_and_lightness(rgb_in, space, "luma")
     proxy_pixels = float(proxy_megapixels) * 1e6
     if solver == "auto" and h * w > proxy_pixels:
-        chroma = _propagate_on_proxy(luma, lightness, mask, known, prior_ab, lam, proxy_pixels)
+        held = []
+        chroma = _propagate_on_proxy(luma, mask, values, prior_ab, lam, proxy_pixels,
+                                     lambda: held.append(_luma_and_lightness(rgb_in, space, "L")) or held[0])
+        lightness = held[0]
     else:
-        chroma = _propagate(luma, mask, known, prior_ab, lam, solver)
+        chroma = _propagate(luma, mask, values, prior_ab, lam, solver)
+        lightness = _luma_and_lightness(rgb_in, space, "L") if space == "yiq" else luma * np.float32(100.0)
+    del prior_ab, mask
 
     dtype = output_dtype(arr)
-    if space == "yiq":
-        yiq = np.concatenate([luma[..., None], chroma], axis=2)
-        rgb = np.clip(yiq @ _YIQ2RGB.T.astype(np.float32), 0.0, 1.0)
-        if not keep_lightness:
-            return restore(rgb, arr)
-        from tinct.color.lab import rgb2lab
-
-        lab = rgb2lab(rgb)
-        lab[..., 0] = lightness
-    else:
-        lab = np.empty((h, w, 3), np.float32)
-        lab[..., 0] = lightness
-        lab[..., 1:] = chroma
-    # gamut="chroma": out-of-gamut colours lose chroma, never lightness, so L stays the input's.
-    return restore(lab2rgb(lab, gamut="chroma", dtype=dtype), arr)
+    out = np.empty((h, w, 3), dtype)
+    yiq2rgb = _YIQ2RGB.T.astype(np.float32)
+    for r0, r1 in _bands((h, w)):  # in bands: each float temporary would be 12 bytes a pixel at full size
+        if space == "yiq":
+            yiq = np.concatenate([luma[r0:r1, :, None], chroma[r0:r1]], axis=2)
+            rgb = np.clip(yiq @ yiq2rgb, 0.0, 1.0)
+            if not keep_lightness:
+                out[r0:r1] = from_float(rgb, dtype)
+                continue
+            lab = rgb2lab(rgb)
+            lab[..., 0] = lightness[r0:r1]
+        else:
+            lab = np.empty((r1 - r0, w, 3), np.float32)
+            lab[..., 0] = lightness[r0:r1]
+            lab[..., 1:] = chroma[r0:r1]
+        # gamut="chroma": out-of-gamut colours lose chroma, never lightness, so L stays the input's.
+        out[r0:r1] = lab2rgb(lab, gamut="chroma", dtype=dtype)
+    return restore(out, arr)
