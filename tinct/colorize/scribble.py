@@ -18,7 +18,7 @@ when ``space='lab'``).
 Unlike the reference (one sparse LU per channel through MATLAB's backslash),
 the system is solved once for both chroma channels, by one of:
 
-* ``'direct'`` (what ``solver='auto'`` uses up to 1.5 MP): :func:`solve_grid`,
+* ``'direct'`` (what ``solver='auto'`` uses up to 0.5 MP): :func:`solve_grid`,
   a multifrontal LU of the full-grid system (scribbled pixels are identity
   rows) in geometric nested-dissection order, written for this 3 x 3 stencil
   with Numba (dense fronts; BLAS for the large ones; independent subtrees in
@@ -32,14 +32,19 @@ the system is solved once for both chroma channels, by one of:
 Numba passes (bands of rows in threads; about 0.1 s at 1 MP against 1 s for
 the NumPy version it replaced, with bit-identical entries).
 
-``solver='auto'`` solves exactly (direct) up to 1.5 MP. Above that it solves
-the same system on an area-downscaled 1.5 MP proxy (a proxy pixel covering any
-scribble is scribbled with their mean chroma) and brings the chroma back by
-joint bilateral upsampling guided by the full-resolution L, keeping the
-scribbled pixels' own colours, because the full-size direct solve needs
-about 0.8 GB per megapixel (3.15 GB at 4 MP). On a test image the proxy's
-chroma is within a median 1.1 a/b units of the exact solve. ``'direct'`` and
-``'superlu'`` always solve at full resolution.
+``solver='auto'`` solves exactly (direct) up to ``proxy_megapixels`` (0.5 MP
+by default, at most 1.5). Above that it solves the same system on an
+area-downscaled proxy of that size (a proxy pixel covering any scribble is
+scribbled with their mean chroma) and brings the chroma back by joint
+bilateral upsampling guided by the full-resolution L, keeping the scribbled
+pixels' own colours, because the full-size direct solve needs about 0.8 GB
+per megapixel (3.15 GB at 4 MP) and O(N^1.5) time. The proxy is as close to
+the true colours as the exact solve: on 6 Kodak photos scaled to 1 MP with
+1 % strokes (``benchmarks/scribble.py --proxy --limit 6``) mean PSNR against
+the truth was 29.48 dB exact, 29.59 dB with a 0.5 MP proxy and 29.60 dB with
+0.25 MP, at a third of the time; on a test image the proxy's chroma is within
+a median 1.1 a/b units of the exact solve. ``'direct'`` and ``'superlu'``
+always solve at full resolution.
 
 No iterative solver is offered, because the system is hard for them: in flat
 areas the reference's ``c_r`` floor turns every 8-bit quantisation step into a
@@ -98,7 +103,8 @@ _RGB2YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.
 _YIQ2RGB = np.linalg.inv(_RGB2YIQ)
 
 _DIRECT_MAX = 1_500_000  # scribble(solver='auto'): solve_grid up to here (~1.5 GB of factors), a proxy this size above
-_PROXY_MP = _DIRECT_MAX / 1e6  # scribble(solver='auto'): the largest proxy is the largest direct solve
+_PROXY_MAX = _DIRECT_MAX / 1e6  # scribble(solver='auto'): the largest proxy is the largest direct solve
+_PROXY_MP = 0.5  # the default proxy: as close to true colours as the exact solve (module docstring), 1/3 of its time
 
 
 def affinity_weights(luma: np.ndarray) -> np.ndarray:
@@ -372,7 +378,7 @@ def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, thre
                                        updates.pop(c1) if c1 >= 0 else none, scratch[g])
 
         groups = balance(level, list(cost[level]))
-        in_threads(groups, nodes, 1 if len(groups) > 1 else threads)
+        in_threads(groups, nodes, 1)
     scratch.clear()
 
     def back(nodes):
@@ -629,11 +635,12 @@ def _luma_and_lightness(rgb_in, space: str, which: str) -> np.ndarray:
         Param("tolerance", "float", 0.05, "A marked pixel is a scribble when sum |marked - gray| over RGB exceeds this.",
               min=0.0, max=3.0),
         Param("solver", "str", "auto", "direct: multifrontal LU in nested-dissection order (exact, ~1 GB per MP); "
-              "superlu: SciPy's SuperLU in the same order (exact, slower); auto: direct up to 1.5 MP, above that "
-              "solved on a 1.5 MP proxy and upsampled guided by the full-resolution L.",
+              "superlu: SciPy's SuperLU in the same order (exact, slower); auto: direct up to proxy_megapixels, "
+              "above that solved on a proxy of that size and upsampled guided by the full-resolution L.",
               choices=("auto", "direct", "superlu")),
         Param("proxy_megapixels", "float", _PROXY_MP, "solver=auto: images above this size are solved on a proxy of this "
-              "size and upsampled guided by L (smaller = faster, further from the exact solve).", min=0.001, max=_PROXY_MP),
+              "size and upsampled guided by L (smaller = faster, further from the exact solve; 1.5 = exact up to "
+              "1.5 MP).", min=0.001, max=_PROXY_MAX),
         Param("prior", "str", "none", "Automatic colorization method used as a soft prior away from scribbles: none, "
               "auto, eccv16, siggraph17 or patchdb (any colorize method that needs no reference)."),
         Param("prior_hints", "int", 256, "With a prior that takes colour hints (auto, siggraph17): points spread "
@@ -682,20 +689,19 @@ def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, spa
         ``'direct'``: the exact solve by :func:`solve_grid` (multifrontal LU,
         about 0.8 GB of memory per megapixel). ``'superlu'``: the same
         solution through SciPy's SuperLU (:func:`solve`), about 4.5 times
-        slower at 1 MP. ``'auto'`` solves images up to 1.5 MP
-        exactly (``'direct'``: at 1 MP on 2 cores about 2 s once the
-        process is warm, 3.3-3.8 s for a first call in a fresh process; the
-        same solution as SuperLU within 2.5e-13); larger ones are solved on
-        an area-downscaled proxy of 1.5 MP and the chroma upsampled guided by the
+        slower at 1 MP. ``'auto'`` solves images up to ``proxy_megapixels``
+        exactly (``'direct'``); larger ones are solved on an area-downscaled
+        proxy of that size and the chroma upsampled guided by the
         full-resolution L (bounded time and memory; not the exact
         full-resolution solution, which the other solvers compute).
-    proxy_megapixels : float, default 1.5
+    proxy_megapixels : float, default 0.5
         With ``solver='auto'``: the size above which, and to which, the
         image is downscaled for the solve (0.001 to 1.5; the direct solve's
         memory bounds it). Smaller is faster and further from the exact
         solve, not from the truth: on 6 Kodak photos scaled to 1 MP with 1 %
-        strokes, 0.25 took 0.83 s for 29.60 dB PSNR against the true colours,
-        the exact solve 2.65 s for 29.48 dB (warm process, mean per photo).
+        strokes, mean PSNR against the true colours was 29.48 dB for the
+        exact solve, 29.59 dB for 0.5 and 29.60 dB for 0.25. 1.5 gives the
+        exact solve up to 1.5 MP (at 1 MP about 2.5 CPU s against 1.2).
     prior : str, default 'none'
         Name of an automatic colorization method (e.g. ``'auto'``) whose
         chroma is a soft data term: each row becomes

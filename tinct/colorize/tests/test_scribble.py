@@ -355,7 +355,7 @@ def test_large_images_are_solved_on_a_proxy_close_to_the_exact_solution(monkeypa
     monkeypatch.setattr(sc, "_propagate", lambda luma, *a: calls.append(luma.shape) or original(luma, *a))
     proxy = scribble(gray, scribbles=marked, solver="auto", proxy_megapixels=h * w / 5 / 1e6)
     assert calls and calls[0][0] * calls[0][1] <= h * w // 5  # solved on the small proxy
-    assert np.array_equal(scribble(gray, scribbles=marked), exact)  # below 1.5 MP 'auto' is the exact solve
+    assert np.array_equal(scribble(gray, scribbles=marked), exact)  # below 0.5 MP 'auto' is the exact solve
     with pytest.raises(ParameterError, match="proxy_megapixels"):
         scribble(gray, scribbles=marked, proxy_megapixels=5.0)
     assert proxy.shape == exact.shape
