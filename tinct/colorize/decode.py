@@ -31,9 +31,10 @@ distribution is and lets colour fall back where it is not:
   PSNR and 0.2 points rebalanced AuC, for a little colourfulness (29 -> 24,
   truth 36); muting the unsure pixels further (a fallback to a rebalancing-
   free mean) gains more PSNR but leaves the picture nearly gray.
-* **vividness** ``v`` on top: ``v * ab_cal`` for ``v <= 1`` (0 = gray),
-  ``ab_cal + (v - 1) (ab_T - ab_cal)`` above, so that 2 is the plain
-  annealed mean that tinct used before calibration.
+* **vividness** ``v`` on top: ``v * ab_cal`` for ``v <= 1`` (0 = gray);
+  above 1 the chroma cap of unsure pixels rises as ``cap / (2 - v)`` (and a
+  fallback other than the annealed mean moves towards it), so that 2 is the
+  plain annealed mean that tinct used before calibration.
 
 A decode-time logit adjustment ``z + alpha log prior`` (the ImageNet prior of
 the 313 bins) is also available: it undoes part of class rebalancing, which
@@ -195,20 +196,29 @@ def confidence_from_spread(spread: np.ndarray, cal: Calibration = DEFAULT) -> np
 
 def blend(annealed: np.ndarray, fallback: np.ndarray, confidence: np.ndarray, vividness: float,
           cal: Calibration = DEFAULT, vivid: np.ndarray | None = None) -> np.ndarray:
-    """Calibrated ab from its parts (see the module notes); ``vivid`` is what vividness 2 reaches (default
-    ``annealed``)."""
+    """Calibrated ab from its parts (see the module notes).
+
+    ``vivid`` is what vividness 2 reaches (default ``annealed``). Between 1 and 2 the fallback moves
+    towards it and the chroma cap of unsure pixels rises as ``cap / (2 - v)``, so that colour comes
+    back gradually (1.5: unsure pixels up to twice the cap) instead of all at once.
+    """
+    target = annealed if vivid is None else vivid
+    if vividness >= VIVIDNESS_MAX:  # exactly the plain decoding, bit for bit (the reference ports' output)
+        return np.asarray(target, np.float32)
+    boost = np.float32(max(vividness - 1.0, 0.0))
+    gain = np.float32(cal.fallback) + boost * np.float32(1.0 - cal.fallback)
+    if boost:
+        annealed = annealed + boost * (target - annealed)
+        fallback = fallback + boost * (target - fallback)
     c = confidence[..., None]
-    cal_ab = c * annealed + (1.0 - c) * np.float32(cal.fallback) * fallback
+    cal_ab = c * annealed + (1.0 - c) * gain * fallback
     if math.isfinite(cal.cap):
-        limit = np.float32(cal.cap) / np.maximum(1.0 - c, np.float32(1e-3))
+        limit = np.float32(cal.cap / (1.0 - float(boost))) / np.maximum(1.0 - c, np.float32(1e-3))
         chroma = np.sqrt((cal_ab ** 2).sum(axis=-1, keepdims=True))
         cal_ab = cal_ab * np.minimum(1.0, limit / np.maximum(chroma, np.float32(1e-6)))
-    if vividness <= 1.0:
-        return (np.float32(vividness) * cal_ab).astype(np.float32)
-    target = annealed if vivid is None else vivid
-    if vividness == VIVIDNESS_MAX:  # exactly the plain decoding, bit for bit (the reference ports' output)
-        return np.asarray(target, np.float32)
-    return (cal_ab + np.float32(vividness - 1.0) * (target - cal_ab)).astype(np.float32)
+    if vividness < 1.0:
+        cal_ab = np.float32(vividness) * cal_ab
+    return cal_ab.astype(np.float32)
 
 
 def calibrated_decode(logits: np.ndarray, bins: str, temperature: float, vividness: float = 1.0,
