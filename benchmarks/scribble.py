@@ -16,6 +16,12 @@ shared machine.
     python benchmarks/scribble.py --quality --limit 6   # PSNR table on the first 6 Kodak images
     python benchmarks/scribble.py --speed --sizes 0.25,1 --spsolve-max 1
     python benchmarks/scribble.py --speed --sizes 4,12 --direct-max 1 --spsolve-max 0   # the large sizes
+    python benchmarks/scribble.py --targets             # CPU s and peak RSS at 1 and 12 MP against the targets
+
+``--targets`` runs ``scribble()`` (default parameters, a colour-marked copy as the CLI reads it) in a fresh
+process per size, under ``/usr/bin/time -v`` where it exists: CPU seconds (``time.process_time``, all threads) of
+the first call, which pays for Numba's start, and of the same call repeated; the peak RSS of the whole process
+(``ru_maxrss``, the input images included; ``/usr/bin/time``'s maximum resident set size beside it).
 """
 
 from __future__ import annotations
@@ -130,8 +136,9 @@ def proxy(limit: int | None, megapixels: float = 1.0, proxies=(0.5, 0.25)) -> No
         print(f"| {label} | {mean[2 * i]:.2f} | {mean[2 * i + 1]:.2f} |")
 
 
-def one(mp: float, solver: str, again: bool = False) -> None:
-    """Run one timing in this process and print a JSON line (``again``: and time a second, identical call)."""
+def one(mp: float, solver: str, again: bool = False, marked: bool = False) -> None:
+    """Run one timing in this process and print a JSON line (``again``: and time a second, identical call;
+    ``marked``: pass a colour-marked copy of the gray image, as the command line does, instead of a mask)."""
     import cv2
 
     from tinct.io import read_image
@@ -143,9 +150,15 @@ def one(mp: float, solver: str, again: bool = False) -> None:
     truth = cv2.resize(truth, (round(truth.shape[1] * s), round(truth.shape[0] * s)), interpolation=cv2.INTER_LINEAR)
     gray = gray_of(truth)
     mask = strokes(gray.shape, 0.01, np.random.default_rng(0))
+    inputs = {"scribbles": truth, "scribble_mask": mask}
+    if marked:
+        copy = np.repeat(gray[..., None], 3, axis=2)
+        copy[mask] = truth[mask]
+        inputs = {"scribbles": copy}
+        del truth, copy
     w0, c0 = time.perf_counter(), time.process_time()
     if solver in ("auto", "direct", "superlu"):
-        out = S.scribble(gray, scribbles=truth, scribble_mask=mask, solver=solver)
+        out = S.scribble(gray, **inputs, solver=solver)
     else:  # the plain baseline: same matrix, SciPy spsolve per channel
         import scipy.sparse.linalg as sla
 
@@ -164,7 +177,7 @@ def one(mp: float, solver: str, again: bool = False) -> None:
         # The same call again in this process: imports, Numba's cached machine code and first-touch memory
         # are paid by the first call only (a long-running process sees this time).
         w0, c0 = time.perf_counter(), time.process_time()
-        S.scribble(gray, scribbles=truth, scribble_mask=mask, solver=solver)
+        S.scribble(gray, **inputs, solver=solver)
         res.update(wall_again=time.perf_counter() - w0, cpu_again=time.process_time() - c0)
     print(json.dumps(res))
 
@@ -206,6 +219,43 @@ def speed(sizes: list[float], direct_max: float, spsolve_max: float, timeout: in
             print(f"| {r['mp']:.2f} | {name} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mb']:.0f} |")
 
 
+def targets(sizes=(1.0, 12.0), cpu_target: float = 2.0, rss_target_gb: float = 1.5) -> None:
+    """CPU seconds and peak memory of default ``scribble()`` calls at 1 and 12 MP, each in a fresh process."""
+    import re
+    import shutil
+
+    rows = []
+    for mp in sizes:
+        cmd = [sys.executable, __file__, "--one", f"{mp}:auto", "--marked"] + (["--again"] if mp <= 4 else [])
+        timer = shutil.which("time") and Path("/usr/bin/time").exists()
+        res = subprocess.run((["/usr/bin/time", "-v"] if timer else []) + cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            rows.append((mp, {"error": res.stderr.strip()[-300:]}, None))
+            continue
+        r = json.loads(res.stdout.strip().splitlines()[-1])
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", res.stderr)
+        rows.append((mp, r, int(m.group(1)) / 2**20 if m else None))
+        print(f"  {mp} MP: {r}", file=sys.stderr, flush=True)
+    print("\nscribble(), default parameters (solver='auto'), a colour-marked copy with 1 % strokes, kodim05 scaled; "
+          "one fresh process per size")
+    print("| MP | CPU s, first call | CPU s, again | wall s, first call | peak RSS GB | /usr/bin/time max RSS GB | "
+          f"targets (<= {cpu_target} CPU s at 1 MP, <= {rss_target_gb} GB at 12 MP) |")
+    print("|---|---|---|---|---|---|---|")
+    for mp, r, tv in rows:
+        if "error" in r:
+            print(f"| {mp} | failed: {r['error']} | | | | | |")
+            continue
+        rss = r["rss_mb"] / 1024
+        verdict = []
+        if mp <= 1.0:
+            verdict.append(f"CPU {'met' if r['cpu'] <= cpu_target else 'missed'}")
+        if mp >= 12.0:
+            verdict.append(f"memory {'met' if rss <= rss_target_gb else 'missed'}")
+        again = f"{r['cpu_again']:.2f}" if "cpu_again" in r else "-"
+        print(f"| {r['mp']:.2f} | {r['cpu']:.2f} | {again} | {r['wall']:.2f} | {rss:.2f} | "
+              f"{'-' if tv is None else f'{tv:.2f}'} | {', '.join(verdict) or '-'} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quality", action="store_true")
@@ -221,10 +271,15 @@ def main() -> None:
     ap.add_argument("--one", default=None, metavar="MP:SOLVER",
                     help="one timing in this process, e.g. 1:auto (solvers: auto, direct, superlu, spsolve)")
     ap.add_argument("--again", action="store_true", help="with --one: also time a second, identical call")
+    ap.add_argument("--marked", action="store_true", help="with --one: a colour-marked copy instead of a mask")
+    ap.add_argument("--targets", action="store_true", help="CPU s and peak RSS at 1 and 12 MP against the targets")
     args = ap.parse_args()
     if args.one:
         mp, solver = args.one.split(":")
-        one(float(mp), solver, args.again)
+        one(float(mp), solver, args.again, args.marked)
+        return
+    if args.targets:
+        targets()
         return
     if args.proxy:
         proxy(args.limit)

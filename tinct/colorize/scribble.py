@@ -534,6 +534,48 @@ def stroke_hints(mask: np.ndarray, colours: np.ndarray, count: int = 256) -> np.
                             np.zeros(len(pick))])
 
 
+def add_hints(mask: np.ndarray, colours: np.ndarray, hints):
+    """Colour hints as scribbles: each marks the pixels within its radius (at least its own) with its colour.
+
+    Where a hint meets a stroke the hint wins, as the later of two overlapping hints does for the CNN
+    methods (:func:`tinct.colorize.hints.rasterize`).
+
+    Parameters
+    ----------
+    mask : (H, W) bool ndarray
+        Scribbled pixels.
+    colours : (n, 3) ndarray
+        sRGB in [0, 1] of the scribbled pixels in raster order.
+    hints : (N, 6) ndarray or any form :func:`tinct.colorize.hints.parse_hints` takes
+        Points ``x, y, r, g, b, radius`` in pixels of the image.
+
+    Returns
+    -------
+    mask, colours
+        As given, with the hints' pixels added.
+    """
+    from tinct.colorize.hints import check_hints, parse_hints
+
+    points = hints if isinstance(hints, np.ndarray) and hints.ndim == 2 and hints.shape[1] == 6 else parse_hints(hints)
+    check_hints(points, mask.shape)
+    h, w = mask.shape
+    cx, cy = np.rint(points[:, 0]).astype(np.int64), np.rint(points[:, 1]).astype(np.int64)
+    idx, rgb = [cy * w + cx], [points[:, 2:5] / 255.0]
+    for i in np.flatnonzero(points[:, 5] >= 1):  # discs: few, and each is small next to the image
+        r = int(points[i, 5])
+        yy, xx = np.mgrid[max(cy[i] - r, 0) : min(cy[i] + r + 1, h), max(cx[i] - r, 0) : min(cx[i] + r + 1, w)]
+        inside = (yy - cy[i]) ** 2 + (xx - cx[i]) ** 2 <= points[i, 5] ** 2
+        idx.append((yy * w + xx)[inside])
+        rgb.append(np.repeat(points[i : i + 1, 2:5] / 255.0, int(inside.sum()), axis=0))
+    # Strokes first, then the hints in order: the last occurrence of a pixel is the one kept.
+    flat = np.concatenate([np.flatnonzero(mask)] + idx)
+    every = np.concatenate([np.asarray(colours, np.float64).reshape(-1, 3)] + rgb)
+    kept, last = np.unique(flat[::-1], return_index=True)
+    out = np.zeros(h * w, bool)
+    out[kept] = True
+    return out.reshape(h, w), every[::-1][last].astype(np.float32)
+
+
 def _prior_chroma(image, prior: str, prior_image, space: str, shape, hints=None) -> np.ndarray | None:
     """Chroma of the soft prior: ``prior_image``'s, or the ``prior`` method's (given ``hints`` if it takes them)."""
     if prior_image is not None:
@@ -655,9 +697,11 @@ def _luma_and_lightness(rgb_in, space: str, which: str) -> np.ndarray:
         Input("scribble_mask", "mask", help="nonzero where the scribbles image holds a stroke (else: where it differs "
               "from the gray input)"),
         Input("prior_image", "image", help="a colour image of the input's size whose chroma is the soft prior"),
+        Input("hints", "hints", help="colour points (x, y, color[, radius]): fixed like scribbles, and given to a CNN "
+              "prior with the strokes"),
     ],
 )
-def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, space="yiq", tolerance=0.05,
+def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, hints=None, space="yiq", tolerance=0.05,
              solver="auto", proxy_megapixels=_PROXY_MP, prior="none", prior_hints=256, prior_weight=0.001,
              keep_lightness=True):
     """Colorize a gray image from colour scribbles by optimisation (Levin et al. 2004).
@@ -677,6 +721,12 @@ def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, spa
     prior_image : ndarray, optional
         A colorized version of ``image`` whose chroma is a soft prior (as
         ``prior`` but from an array).
+    hints : list or array, optional
+        Colour points in any form :func:`tinct.colorize.hints.parse_hints`
+        takes (``[(x, y, "#rrggbb"), ...]``, an (N, 5) or (N, 6) array).
+        Each fixes the pixels within its radius (its own at least) like a
+        scribble, winning over a stroke it meets (:func:`add_hints`); a prior
+        that takes hints gets them all, after the points of the strokes.
     space : {'yiq', 'lab'}
         Chroma propagated: I and Q with affinities on YIQ's Y (the reference),
         or CIELAB a and b with affinities on L / 100.
@@ -740,8 +790,15 @@ def scribble(image, *, scribbles=None, scribble_mask=None, prior_image=None, spa
     rgb_in = split_alpha(arr)[0] if arr.ndim == 3 else arr
     h, w = rgb_in.shape[:2]
     mask, colours = parse_scribbles(rgb_in, scribbles, scribble_mask, tolerance)
-    hints = stroke_hints(mask, colours, prior_hints) if prior != "none" and prior_image is None else None
-    prior_ab = _prior_chroma(rgb_in, prior, prior_image, space, (h, w), hints)
+    net_hints = stroke_hints(mask, colours, prior_hints) if prior != "none" and prior_image is None else None
+    if hints is not None:
+        mask, colours = add_hints(mask, colours, hints)
+        points = hints if isinstance(hints, np.ndarray) and hints.ndim == 2 and hints.shape[1] == 6 else None
+        if net_hints is not None:
+            from tinct.colorize.hints import parse_hints
+
+            net_hints = np.concatenate([net_hints, parse_hints(hints) if points is None else points])
+    prior_ab = _prior_chroma(rgb_in, prior, prior_image, space, (h, w), net_hints)
     lam = prior_weight if prior_ab is not None else 0.0
     if not mask.any() and (prior_ab is None or lam == 0.0):
         raise ParameterError(

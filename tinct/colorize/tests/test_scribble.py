@@ -443,3 +443,48 @@ def test_a_cnn_prior_is_given_the_strokes_as_hints_and_agrees_with_them():
     b_with = rgb2lab(scribble(gray, prior_hints=256, **args))[near & blue, 2].mean()
     b_without = rgb2lab(scribble(gray, prior_hints=0, **args))[near & blue, 2].mean()
     assert b_with < b_without - 10, (b_with, b_without)  # measured: b -30 with, -2 without
+
+
+def test_hints_are_fixed_like_scribbles_and_win_where_they_meet_a_stroke():
+    from tinct.colorize.scribble import add_hints
+
+    mask = np.zeros((20, 30), bool)
+    mask[5, 2:12] = True
+    colours = np.tile([[1.0, 0.0, 0.0]], (mask.sum(), 1)).astype(np.float32)
+    m, c = add_hints(mask, colours, [(4, 5, "#0000ff"), (20, 15, (0, 255, 0), 2)])
+    want = np.zeros((20, 30, 3), np.float32)
+    want[mask] = [1, 0, 0]
+    want[5, 4] = [0, 0, 1]  # the hint wins over the stroke at its pixel
+    yy, xx = np.mgrid[0:20, 0:30]
+    disc = (yy - 15) ** 2 + (xx - 20) ** 2 <= 4
+    want[disc] = [0, 1, 0]
+    np.testing.assert_array_equal(m, mask | disc)
+    np.testing.assert_allclose(c, want[m])  # raster order, as parse_scribbles gives them
+    with pytest.raises(ParameterError, match=r"hints\[0\]: point \(40, 5\) lies outside"):
+        add_hints(mask, colours, [(40, 5, "#fff")])
+
+
+def test_scribbles_and_hints_combine_through_the_api():
+    import tinct
+
+    gray = _two_regions()
+    marked = np.repeat(gray[..., None], 3, axis=2).copy()
+    marked[10:14, 2:6] = [0.2, 0.3, 0.6]  # blue stroke, dark half
+    out = tinct.colorize(gray, scribbles=marked, hints=[(25, 12, "#c83232")])  # a red point, bright half
+    ab = rgb2lab(out)[..., 1:]
+    assert ab[10:14, 2:6, 1].mean() < -20 and ab[:, 20:, 0].mean() > 20  # each half takes its own colour
+    with pytest.raises(ParameterError, match=r"hints\[0\].color"):
+        scribble(gray, scribbles=marked, hints=[(1, 1, "red")])
+
+
+def test_user_hints_reach_a_cnn_prior_with_the_strokes(monkeypatch):
+    sc = importlib.import_module("tinct.colorize.scribble")  # the attribute tinct.colorize.scribble is the function
+
+    gray, marked, mask = _marked_photo()
+    seen = []
+    original = sc._prior_chroma
+    monkeypatch.setattr(sc, "_prior_chroma", lambda *a: seen.append(a[-1]) or original(*a))
+    scribble(gray, scribbles=marked, prior="auto", prior_hints=10, hints=[(100, 100, "#00ff00", 3)])
+    net = seen[0]
+    assert 1 < len(net) <= 11 and np.array_equal(net[-1], [100, 100, 0, 255, 0, 3])  # the user's point comes last
+    assert mask[net[:-1, 1].astype(int), net[:-1, 0].astype(int)].all()  # the others lie on the strokes
