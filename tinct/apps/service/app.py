@@ -1,6 +1,6 @@
 """The FastAPI application: :func:`create_app` builds it from :class:`~tinct.apps.service.settings.Settings`.
 
-Routes: ``POST /api/jobs``, ``GET /api/jobs/{id}``, ``GET /api/jobs/{id}/events`` (Server-Sent
+Routes: ``POST /api/jobs``, ``POST /api/preview`` and ``POST /api/suggest`` (colour pins), ``GET /api/jobs/{id}``, ``GET /api/jobs/{id}/events`` (Server-Sent
 Events), ``GET /api/jobs/{id}/result``, ``POST /api/jobs/{id}/cancel``, ``DELETE /api/jobs/{id}``,
 ``GET /api/methods``, ``GET /api/health`` (liveness), ``GET /api/ready`` (readiness), the OpenAPI
 schema at ``/api/openapi.json``, and the browser UI at ``/`` (static files, no CDN). The
@@ -87,7 +87,8 @@ def create_app(settings: Settings | None = None):
 
     from tinct import __version__
     from tinct.apps.service.middleware import LimitsMiddleware
-    from tinct.apps.service.routers import health, jobs, methods
+    from tinct.apps.service.routers import guidance, health, jobs, methods
+    from tinct.apps.service.services.quick import QuickPool
     from tinct.apps.service.services.store import JobStore
     from tinct.apps.service.services.workers import WorkerPool
     from tinct.errors import TinctError
@@ -109,7 +110,8 @@ def create_app(settings: Settings | None = None):
                         len(recovered["requeued"]), len(recovered["failed"]))
         store.expire(settings.job_ttl_seconds)
         pool = WorkerPool(store, settings, instance)
-        app.state.store, app.state.pool = store, pool
+        quick = QuickPool(settings)  # previews and suggestions: its process starts with the first one
+        app.state.store, app.state.pool, app.state.quick = store, pool, quick
         pool.start()
         stop = threading.Event()
         janitor = threading.Thread(target=_janitor, args=(app, stop), name="tinct-janitor", daemon=True)
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None):
             yield
         finally:
             stop.set()
+            quick.stop()
             pool.stop()
             janitor.join(2)
             store.close()
@@ -158,6 +161,7 @@ def create_app(settings: Settings | None = None):
     app.include_router(health.router)
     app.include_router(methods.router)
     app.include_router(jobs.router)
+    app.include_router(guidance.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

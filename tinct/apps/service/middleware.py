@@ -7,7 +7,7 @@ server neither memory nor disk:
   one), returned in ``X-Request-ID`` and put on every log line written while it is handled;
 - ``Host`` and ``Origin`` checks (DNS rebinding, cross-site posts);
 - the body limit (``Content-Length``, then counted while streaming);
-- for ``POST /api/jobs``: the token, the client's rate limit (429), the queue limits (503, and
+- for ``POST /api/jobs`` (and ``/api/preview``, ``/api/suggest``, see :data:`ADMITTED`): the token, the client's rate limit (429), the queue limits (503, and
   429 for one client's share), the disk quota and free-space guard (507) and a cap on uploads
   received at the same time (others wait up to :data:`UPLOAD_WAIT_S`, then 503).
 """
@@ -28,6 +28,9 @@ from fastapi import HTTPException
 
 REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("tinct_request_id", default="-")
 """The id of the request being handled (``-`` outside one); log records carry it as ``request_id``."""
+
+#: POST routes whose uploads are admitted here, and how they count (:meth:`LimitsMiddleware._admit`).
+ADMITTED = {"/api/jobs": "jobs", "/api/preview": "quick", "/api/suggest": "quick"}
 
 _CLIENT_RID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 UPLOAD_WAIT_S = 10.0
@@ -141,9 +144,10 @@ class LimitsMiddleware:
         release = None
         try:
             refusal = self._check_headers(scope, headers)
-            if refusal is None and scope["method"] == "POST" and scope["path"].rstrip("/") == "/api/jobs":
+            admitted = ADMITTED.get(scope["path"].rstrip("/")) if scope["method"] == "POST" else None
+            if refusal is None and admitted is not None:
                 try:
-                    release = await self._admit(scope, headers)
+                    release = await self._admit(scope, headers, admitted)
                 except Refused as exc:
                     refusal = exc
             if refusal is not None:
@@ -196,8 +200,12 @@ class LimitsMiddleware:
                 return Refused(413, _message(self.max_bytes))
         return None
 
-    async def _admit(self, scope, headers):
-        """Admission of an upload; returns the function that releases its upload slot."""
+    async def _admit(self, scope, headers, kind: str = "jobs"):
+        """Admission of an upload; returns the function that releases its upload slot.
+
+        ``kind`` ``jobs``: a submission; ``quick``: a preview or suggestion, rate-limited in a bucket of its
+        own (so that moving pins does not use up a client's submissions) and not counted against the queue.
+        """
         settings = self.settings
         state = scope["app"].state
         if settings is None or not hasattr(state, "store"):
@@ -209,15 +217,16 @@ class LimitsMiddleware:
             raise Refused(401, "authorization: a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
         client = (scope.get("client") or ("?", 0))[0]
         key = f"token:{owner}" if owner else f"addr:{client}"
-        wait = self.limiter.take(key)
+        wait = self.limiter.take(key if kind == "jobs" else f"{kind}:{key}")
         if wait > 0:
-            raise Refused(429, f"rate limit: more than {settings.rate_limit:g} submissions a minute from this "
+            what = "submissions" if kind == "jobs" else "previews and suggestions"
+            raise Refused(429, f"rate limit: more than {settings.rate_limit:g} {what} a minute from this "
                                f"client (--rate-limit); try again in {wait:.0f} s",
                           {"Retry-After": str(max(1, int(wait + 0.999)))})
         length = int(headers.get(b"content-length", b"0").decode("latin-1").strip() or 0)
         from starlette.concurrency import run_in_threadpool
 
-        await run_in_threadpool(_store_checks, state.store, settings, owner or key, length)
+        await run_in_threadpool(_store_checks, state.store, settings, owner or key, length, kind == "jobs")
         if self._uploads is None:
             self._uploads = asyncio.Semaphore(settings.max_uploads)
         try:
@@ -228,13 +237,13 @@ class LimitsMiddleware:
         return self._uploads.release
 
 
-def _store_checks(store, settings, owner: str, length: int) -> None:
-    """Queue limits and disk space, before an upload is received."""
-    counts = store.counts()
-    if counts["queued"] >= settings.max_queued:
+def _store_checks(store, settings, owner: str, length: int, queue: bool = True) -> None:
+    """Queue limits (with ``queue``) and disk space, before an upload is received."""
+    counts = store.counts() if queue else {"queued": 0}
+    if queue and counts["queued"] >= settings.max_queued:
         raise Refused(503, f"queue: {counts['queued']} jobs are waiting (--max-queued); try again later",
                       {"Retry-After": "10"})
-    if settings.max_queued_per_client and store.active_of(owner) >= settings.max_queued_per_client:
+    if queue and settings.max_queued_per_client and store.active_of(owner) >= settings.max_queued_per_client:
         raise Refused(429, f"queue: this client has {settings.max_queued_per_client} jobs queued or running "
                            "(--max-queued-per-client); wait for some to finish", {"Retry-After": "5"})
     if settings.min_free_mb > 0:

@@ -30,6 +30,10 @@ class JobStatus(BaseModel):
     error: str | None = Field(default=None, description="One line, when state is failed or cancelled.")
     result_url: str | None = Field(default=None, description="Where the PNG result is, when state is done.")
     expires: float | None = Field(default=None, description="Unix time after which a finished job is deleted.")
+    hints: list[Any] | None = Field(default=None, description="The job's colour pins as submitted (GET /api/jobs/{id} "
+                                                              "and the submission's answer; not in events).")
+    regions: list[dict[str, Any]] | None = Field(default=None, description="The job's region colours: "
+                                                 '[{"mask": i, "color": "#rrggbb"}] (as hints).')
 
 
 class MethodInputs(BaseModel):
@@ -77,6 +81,14 @@ class Ready(BaseModel):
     queued: int
     free_mb: float | None = None
     used_mb: float
+
+
+class Suggestion(BaseModel):
+    """One likely colour at a point."""
+
+    color: str = Field(description="#rrggbb, shown at the image's own lightness there.")
+    probability: float
+    ab: list[float] = Field(description="CIELAB a, b of the colour bin.")
 
 
 class Error(BaseModel):

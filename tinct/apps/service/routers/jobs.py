@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import re
 import shutil
 import time
@@ -31,7 +30,10 @@ from starlette.concurrency import run_in_threadpool
 from tinct.apps.service.deps import get_pool, get_settings, get_store, owner_filter, require_token
 from tinct.apps.service.routers.methods import ROLES, method_needs, path_like, server_only
 from tinct.apps.service.schemas import Error, JobStatus
+from tinct.apps.service.services import guidance
 from tinct.apps.service.services.execute import upload_path
+from tinct.apps.service.services.jsonfield import JsonFieldError, depth, parse_float, parse_int, refuse_constant
+from tinct.apps.service.services.quick import QuickError, QuickPool
 from tinct.apps.service.services.store import FINAL_STATES, RESULT_NAME, JobStore, new_job_id, read_progress
 from tinct.apps.service.services.uploads import UploadError, probe
 from tinct.apps.service.settings import Settings
@@ -44,10 +46,11 @@ log = logging.getLogger("tinct.apps.service")
 _ERRORS = {400: {"model": Error}, 401: {"model": Error}, 404: {"model": Error}, 413: {"model": Error}}
 
 #: Form fields of a submission; anything else is refused.
-FIELDS = ("image", "method", "params", "post", *ROLES)
+FIELDS = ("image", "method", "params", "post", *ROLES, "hints", "regions", "region_mask")
+#: Fields that may be given more than once, and how often.
+REPEATABLE = {"region_mask": guidance.MAX_REGIONS}
 MAX_PARAMS_CHARS = 16_384
 MAX_PARAMS_DEPTH = 4
-MAX_DIGITS = 15  # integers with more digits are refused before Python converts them
 MAX_STRING = 256
 MAX_STREAMS = 256  # Server-Sent Events streams open at the same time
 
@@ -56,7 +59,9 @@ def _bad(detail: str, status: int = 400) -> HTTPException:
     return HTTPException(status, " ".join(detail.split()))
 
 
-def status_of(job: dict, store: JobStore, settings: Settings) -> JobStatus:
+def status_of(job: dict, store: JobStore, settings: Settings, with_guidance: bool = False) -> JobStatus:
+    """The job's status; ``with_guidance`` adds its hints and regions (read from its folder, so not on every
+    event of a stream)."""
     progress, stage = job["progress"], job["stage"]
     if job["state"] == "running":
         reported = read_progress(store.job_dir(job["id"]))
@@ -69,7 +74,18 @@ def status_of(job: dict, store: JobStore, settings: Settings) -> JobStatus:
         attempts=job["attempts"], created=job["created"], started=job["started"], finished=job["finished"],
         timings=job["timings"], error=job["error"], expires=expires,
         result_url=f"/api/jobs/{job['id']}/result" if job["state"] == "done" else None,
+        **_guidance_of(job, store, with_guidance),
     )
+
+
+def _guidance_of(job: dict, store: JobStore, wanted: bool) -> dict:
+    if not wanted:
+        return {}
+    try:
+        hints, regions = guidance.load_guidance(store.job_dir(job["id"]))
+    except ValueError:
+        return {}
+    return {"hints": hints or [], "regions": regions or []}
 
 
 # ---------------------------------------------------------------------------------------------- form and params
@@ -79,59 +95,24 @@ async def known_fields(request: Request) -> None:
     if not content_type.lower().startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         raise _bad("request: expected a multipart/form-data body (fields image, method, params, ...)", 415)
     form = await request.form()  # parsed once: FastAPI reuses it for the parameters below
-    seen: set[str] = set()
+    check_fields(form, FIELDS)
+
+
+def check_fields(form, fields: tuple[str, ...]) -> None:
+    """Only ``fields``, each once (a repeatable one at most its :data:`REPEATABLE` count)."""
+    seen: dict[str, int] = {}
     for key, _ in form.multi_items():
-        if key not in FIELDS:
+        if key not in fields:
             shown = key if len(key) <= 40 and key.isprintable() else key[:40].encode("unicode_escape").decode() + "..."
-            raise _bad(f"form: unknown field {shown!r} (known: {', '.join(FIELDS)})")
-        if key in seen:
-            raise _bad(f"{key}: given more than once")
-        seen.add(key)
+            raise _bad(f"form: unknown field {shown!r} (known: {', '.join(fields)})")
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > REPEATABLE.get(key, 1):
+            raise _bad(f"{key}: given more than once" if key not in REPEATABLE
+                       else f"{key}: given more than {REPEATABLE[key]} times")
 
 
-class _ParamsError(ValueError):
-    pass
-
-
-def _int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_DIGITS:
-        raise _ParamsError(f"a number has more than {MAX_DIGITS} digits ({text[:20]}...)")
-    return int(text)
-
-
-def _float(text: str) -> float:
-    if len(text) > 64:
-        raise _ParamsError(f"a number is written with more than 64 characters ({text[:20]}...)")
-    value = float(text)
-    if not math.isfinite(value):
-        raise _ParamsError(f"{text[:20]} is out of range")
-    return value
-
-
-def _constant(text: str):
-    raise _ParamsError(f"{text} is not a number")
-
-
-def _depth(text: str) -> int:
-    """Deepest nesting of ``[`` and ``{`` outside strings (a linear scan, no recursion)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
+# the bounded JSON readers, shared with the colour-guidance fields
+_ParamsError, _int, _float, _constant, _depth = JsonFieldError, parse_int, parse_float, refuse_constant, depth
 
 
 def parse_params(method: Method, text: str, allow_path_params: bool, settings: Settings | None = None) -> dict:
@@ -223,12 +204,66 @@ def check_needs(method: Method, given: dict[str, UploadFile | None]) -> None:
 # ---- end of the input check ----
 
 
-def _save(upload: UploadFile, dest: Path) -> None:
+def declares(method: Method, kind: str) -> bool:
+    """Whether the method declares an input of ``kind`` (``hints``, ``regions``)."""
+    return any(i.kind == kind for i in getattr(method, "inputs", ()))
+
+
+def parse_guidance(method: Method, hints: str, regions: str, masks: list) -> tuple[list | None, list | None]:
+    """The ``hints`` and ``regions`` fields, checked (a 400 naming the entry); refused for methods without them."""
+    try:
+        points = guidance.parse_hints_field(hints)
+        areas = guidance.parse_regions_field(regions, len(masks))
+    except guidance.GuidanceError as exc:
+        raise _bad(str(exc)) from None
+    for name, value in (("hints", points), ("regions", areas)):
+        if value and not declares(method, name):
+            takers = ", ".join(sorted(m.name for m in _methods_with(name))) or "none"
+            raise _bad(f"{name}: method {method.name!r} does not take {name} (methods that do: {takers})")
+    return points, areas
+
+
+def _methods_with(kind: str) -> list[Method]:
+    from tinct.registry import list_methods
+
+    return [m for m in list_methods() if declares(m, kind)]
+
+
+def save_region_masks(masks: list, folder: Path, shape: tuple[int, int], max_pixels: int) -> None:
+    """Store and probe each ``region_mask`` upload; each must have the image's size."""
+    h, w = shape
+    for i, upload in enumerate(masks):
+        role = f"region_mask[{i}]"
+        if not hasattr(upload, "file"):
+            raise _bad(f"{role}: expected a file upload")
+        dest = guidance.region_mask_path(folder, i)
+        _save(upload, dest, role)
+        try:
+            got = probe(dest, role, max_pixels).shape
+        except UploadError as exc:
+            raise _bad(str(exc), exc.status) from None
+        if got != (h, w):
+            raise _bad(f"{role}: is {got[1]}x{got[0]} but the image is {w}x{h}; they must be the same size")
+
+
+def get_quick(request: Request) -> QuickPool:
+    return request.app.state.quick
+
+
+def quick_call(request: Request, name: str, what: str, **kwargs):
+    """Run a quick request (:mod:`~tinct.apps.service.services.quick`); its errors as HTTP errors."""
+    try:
+        return get_quick(request).call(name, what, **kwargs)
+    except QuickError as exc:
+        raise _bad(str(exc), exc.status) from None
+
+
+def _save(upload: UploadFile, dest: Path, role: str | None = None) -> None:
     tmp = dest.with_name(dest.name + ".part")
     with open(tmp, "wb") as out:
         shutil.copyfileobj(upload.file, out, 1 << 20)
     if tmp.stat().st_size == 0:
-        raise _bad(f"{dest.stem}: the uploaded file is empty")
+        raise _bad(f"{role or dest.stem}: the uploaded file is empty")
     tmp.replace(dest)
 
 
@@ -256,6 +291,12 @@ def create_job(
     mask: UploadFile | None = File(None, description="Nonzero where the image may change."),
     reference_mask: UploadFile | None = File(None, description="Nonzero where reference colours are measured."),
     scribbles: UploadFile | None = File(None, description="A copy of the gray image with colour strokes."),
+    hints: str = Form("", description='Colour pins as a JSON list: [{"x": 120, "y": 45, "color": "#1f3a93", '
+                                      '"radius": 3}, ...] (x = column, y = row of the image; radius optional).'),
+    regions: str = Form("", description='Region colours as a JSON list: [{"mask": 0, "color": "#1f3a93"}, ...], '
+                                        'mask the index of a region_mask upload.'),
+    region_mask: list[UploadFile] | None = File(None, description="Masks of the regions (repeat the field), "
+                                                                  "nonzero inside; each of the image's size."),
 ) -> JobStatus:
     settings: Settings = get_settings(request)
     store: JobStore = get_store(request)
@@ -278,6 +319,8 @@ def create_job(
         if not hasattr(upload, "file"):  # a text field where a file belongs
             raise _bad(f"{role}: expected a file upload")
     check_needs(meth, uploads)
+    masks = [m for m in (region_mask or []) if not hasattr(m, "file") or m.filename or m.size]
+    points, areas = parse_guidance(meth, hints, regions, masks)
     counts = store.counts()
     if counts["queued"] >= settings.max_queued:
         raise _bad(f"queue: {counts['queued']} jobs are waiting (--max-queued); try again later", 503)
@@ -298,6 +341,16 @@ def create_job(
                 raise _bad(f"{role}: is {got[1]}x{got[0]} but the image is {w}x{h}; they must be the same size")
         if "reference_mask" in shapes and shapes["reference_mask"] != shapes["reference"]:
             raise _bad("reference_mask: must have the reference image's size")
+        try:
+            guidance.check_points(points, w, h)
+        except guidance.GuidanceError as exc:
+            raise _bad(str(exc)) from None
+        if areas:
+            save_region_masks(masks, staged, (h, w), settings.max_pixels)
+            # pixels are decoded away from the server: an empty mask is a 400 now, not a failed job later
+            quick_call(request, "check_regions", "regions", folder=str(staged), regions=areas,
+                       max_pixels=settings.max_pixels)
+        guidance.save_guidance(staged, points, areas)
         job_id = new_job_id()
         job = store.create(job_id, staged, method=meth.name, params=values, post=post_spec,
                            inputs=list(uploads), name=_safe_name(image.filename), width=w, height=h, owner=owner)
@@ -307,7 +360,7 @@ def create_job(
     get_pool(request).notify()
     log.info("job %s: queued (%s, %dx%d)", job_id, meth.name, w, h)
     response.headers["Location"] = f"/api/jobs/{job_id}"
-    return status_of(job, store, settings)
+    return status_of(job, store, settings, with_guidance=True)
 
 
 def _job(store: JobStore, job_id: str, request: Request) -> dict:
@@ -320,7 +373,7 @@ def _job(store: JobStore, job_id: str, request: Request) -> dict:
 @router.get("/api/jobs/{job_id}", response_model=JobStatus, responses=_ERRORS)
 def get_job(job_id: str, request: Request) -> JobStatus:
     store = get_store(request)
-    return status_of(_job(store, job_id, request), store, get_settings(request))
+    return status_of(_job(store, job_id, request), store, get_settings(request), with_guidance=True)
 
 
 @router.get("/api/jobs/{job_id}/result", response_class=FileResponse,

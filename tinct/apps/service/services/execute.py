@@ -48,10 +48,13 @@ def execute(job_dir: str, method_name: str, params: dict, post: str | None, inpu
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     try:
+        from tinct.apps.service.services.guidance import load_guidance, pipeline_inputs
         from tinct.pipeline import make_job, run_file
 
+        given = {role: upload_path(folder, role) for role in inputs if role != "image"}
+        given.update(pipeline_inputs(folder, *load_guidance(folder)))  # hints.json, regions.json: colour guidance
         job = make_job(method_name, _kind(method_name), params=params, post=post, max_pixels=max_pixels,
-                       overwrite=True, inputs={role: upload_path(folder, role) for role in inputs if role != "image"})
+                       overwrite=True, inputs=given)
         record = run_file(job, upload_path(folder, "image"), folder / RESULT_NAME,
                           stage=lambda progress, stage: _report(folder, progress, stage))
         timings.update(record["timings"])
@@ -78,4 +81,6 @@ def _scrub(message: str, folder: Path) -> str:
     for role in ROLES:
         message = message.replace(str(upload_path(folder, role)), role)
     message = message.replace(str(folder / RESULT_NAME), "result")
+    for mask in folder.glob("region_mask.*.upload"):
+        message = message.replace(str(mask), f"region_mask[{mask.name.split('.')[1]}]")
     return " ".join(message.replace(str(folder), "job").split())
