@@ -176,6 +176,19 @@ def compute_prior(images, bins: str, device, out_size: int = 32, sigma: float = 
     return ab_prior(counts.cpu().numpy(), centres.cpu().numpy(), sigma=sigma)
 
 
+def validation_split(m: int, val_count: int):
+    """(validation, training) indices of ``m`` loaded images: a fixed permutation, the same in every run.
+
+    The held-out images are what calibration and ablations of a model may be tuned on without touching
+    the evaluation sets or the images the model learnt from (``benchmarks/heldout_shard.py`` writes them).
+    """
+    import torch
+
+    split = torch.randperm(m, generator=torch.Generator().manual_seed(12345))
+    n_val = min(val_count, max(0, m - 1))
+    return split[:n_val], split[n_val:]
+
+
 class Trainer:
     """Holds the data, model, optimizer and schedule of one run; :meth:`run` trains to ``cfg.steps``."""
 
@@ -207,10 +220,10 @@ class Trainer:
         if all_images.ndim != 4 or all_images.shape[-1] != 3:
             raise ParameterError(f"data: expected (M, S, S, 3) uint8 images, got shape {tuple(all_images.shape)}")
         m = all_images.shape[0]
-        split = torch.randperm(m, generator=torch.Generator().manual_seed(12345))
-        n_val = min(cfg.val_count, max(0, m - 1))
-        self.val_images = all_images[split[:n_val]].to(self.device)
-        self.train_images = all_images[split[n_val:]].to(self.device)
+        val, train = validation_split(m, cfg.val_count)
+        n_val = len(val)
+        self.val_images = all_images[val].to(self.device)
+        self.train_images = all_images[train].to(self.device)
         self.n_train = int(self.train_images.shape[0])
         if self.n_train < 1:
             raise ParameterError("data: need at least one training image")
