@@ -5,7 +5,7 @@ taken from the true photo, at 0.5 %, 1 % and 5 % pixel coverage; PSNR (RGB, 8 bi
 gray image (ab = 0, the input's L) as baseline.
 
 Speed: one image scaled to 0.25, 1, 4 and 12 MP with 1 % coverage, the whole ``scribble()`` call (weights,
-matrix, solve, colour conversion) with tinct's solvers (``auto``: exact up to 1.5 MP, a proxy solve above;
+matrix, solve, colour conversion) with tinct's solvers (``auto``: exact up to 0.5 MP, a proxy solve above;
 ``direct``: multifrontal LU in nested-dissection order; ``superlu``: SciPy's SuperLU in the same order, one
 factorisation for both channels) and a plain SciPy direct solve (``spsolve`` once per channel on the same matrix, the
 "vectorised SciPy" baseline of the issue). Every run is a fresh subprocess, so the peak
@@ -182,7 +182,7 @@ def one(mp: float, solver: str, again: bool = False, marked: bool = False) -> No
     print(json.dumps(res))
 
 
-NAMES = {"auto": "tinct auto (exact to 1.5 MP; above, a 1.5 MP proxy + guided upsampling)",
+NAMES = {"auto": "tinct auto (exact to 0.5 MP; above, a 0.5 MP proxy + guided upsampling)",
          "direct": "tinct direct (ND multifrontal LU, 1 factorisation)",
          "superlu": "tinct superlu (ND SuperLU, 1 factorisation)",
          "spsolve": "SciPy spsolve x 2 (baseline)"}

@@ -59,20 +59,24 @@ cascadic solve (the proxy's solution upsampled, then Gauss-Seidel at full
 size): from the 0.25 MP proxy's solution (RMS 9e-3 from the exact one at
 1 MP) 200 symmetric sweeps (5 s) only reach RMS 9e-3 / max 6e-2.
 
-Whole :func:`scribble` calls (``benchmarks/scribble.py --one MP:SOLVER
---again``: kodim05 scaled, 1 % strokes, 2 cores shared with other work), wall
-seconds of a first call in a fresh process / of the same call repeated in
-that process, and peak RSS:
+Whole :func:`scribble` calls (``benchmarks/scribble.py --speed`` and
+``--targets``: kodim05 scaled, 1 % strokes, a fresh process per run, 2 cores
+shared with other work): CPU seconds (all threads) of a first call / of the
+same call repeated in that process, and the process's peak RSS:
 
-* 0.25 MP, auto (= direct): 1.5-2.4 / 0.4-0.9 s, 0.37 GB.
-* 1 MP, auto (= direct): 3.3-3.8 / 1.9-2.2 s (5.2-5.9 / 3.3-3.4 CPU s), 0.93 GB.
-* 1 MP, superlu: 10.5 / 9.0 s, 2.06 GB.
-* 4 MP, auto (1.5 MP proxy): 6.9 / 6.0 s, 1.35 GB; direct: 15.0 / 12.1 s, 3.15 GB.
-* 12 MP, auto (1.5 MP proxy): 11.7-12.5 / 9.4-10.0 s, 1.5-1.6 GB.
+* 0.25 MP, auto (= direct): 0.8-0.9 s, 0.34 GB.
+* 1 MP, auto (0.5 MP proxy): 1.6 / 1.0-1.1 s, 0.51 GB (a marked copy as input:
+  1.57 / 1.13 s, 0.49 GB).
+* 1 MP, direct: 2.8-3.0 / 1.9-2.0 s, 0.82-0.84 GB.
+* 4 MP, auto (0.5 MP proxy): 2.0 s, 0.54 GB.
+* 12 MP, auto (0.5 MP proxy), a marked copy as input: 4.8 s, 0.62 GB.
 
-About 0.9 s of a first call is Numba's (its import and loading the cached
+About 0.4 CPU s of a first call is Numba's (its import and loading the cached
 machine code of the kernels, once per process), and the first touch of fresh
-memory is slow on the virtual machine measured (up to 2 s per GB).
+memory is slow on the virtual machine measured. Before the right-hand side
+moved into the fronts, the 0.5 MP default proxy and banded colour conversion,
+the same calls took 2.9-3.2 / 1.9-2.9 CPU s at 1 MP (exact, 0.93 GB) and
+9.4 CPU s, 1.57 GB at 12 MP (1.5 MP proxy).
 
 References
 ----------
@@ -262,21 +266,25 @@ def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, thre
     rectangle) from a dense front holding that separator and the ring of
     pixels around the node's rectangle (all of them on ancestors'
     separators), and passes the Schur complement on the ring to its parent.
-    The right-hand side is eliminated with the matrix, so only ``F11^-1 F12``
-    of each front is kept for the back substitution (about 0.4 GB at 1 MP).
-    Small fronts use Numba loops, large ones LAPACK's inverse and BLAS; the
-    subtrees below depth 4 run in parallel threads, and so do the nodes of
-    each level above (the root with multi-threaded BLAS). No pivoting is needed: the matrix is a nonsingular
+    The right-hand side is carried in the fronts as extra columns, so only
+    ``F11^-1 F12`` of each front is kept for the back substitution (about
+    0.4 GB at 1 MP), updates pass to the parent on a stack (Duff and Reid 1983,
+    module reference [4]), and each node writes the solution only at its own pixels. Small
+    fronts use Numba loops, large ones LAPACK's inverse and BLAS (one BLAS
+    thread: a second one spinning beside the workers cost 0.6 CPU s at 1 MP);
+    the subtrees below depth 4 run in parallel threads on one shared solution
+    array, and so do the nodes of each level above. No pivoting is needed: the matrix is a nonsingular
     M-matrix (rows weakly diagonally dominant, every pixel linked to a
     scribble through positive weights), and so is every Schur complement.
     Entries of the fronts below 1e-30 are dropped (the system's entries are
     O(1)): products of such numbers are subnormal and made the dense
     kernels several times slower.
 
-    Measured at 1 MP (kodim05 scaled, 1 % strokes, 2 cores): about 3.3 CPU s
-    and 1.6-2.1 s wall for the solve (0.4 GB kept for the back substitution),
-    against 9-10 CPU s for SuperLU in the same order; the two solutions differ
-    by at most 2.5e-13. About 39 GFlop at 1 MP, O(N^1.5).
+    Measured at 1 MP (kodim05 scaled, 1 % strokes, 2 loaded cores): about
+    1.9-2.0 CPU s for a whole ``scribble(solver='direct')`` call in a warm
+    process, 2.8-2.9 s for a first call (0.82 GB peak), against 9-10 CPU s
+    for SuperLU in the same order; the two solutions differ by at most
+    2.5e-13. About 39 GFlop at 1 MP, O(N^1.5).
 
     Parameters
     ----------
@@ -315,9 +323,9 @@ def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, thre
         if h * w < 65536:
             threads = 1
     threads = max(1, min(int(threads), 8))
-    # Peak use: the kept W blocks, the largest fronts and about 100 bytes a pixel (weights, x, the caller's
-    # right-hand side, scratch); see the module docstring for what was measured.
-    _check_memory(1.1 * 8 * int(off_w[-1]) + (100 + 4 * threads) * h * w, h * w)
+    # Peak use: the kept W blocks, the fronts and stacks, and about 100 bytes a pixel (weights, x, the caller's
+    # right-hand side, scratch): 0.67 GB measured at 1 MP (the whole process 0.82 GB), estimated 0.67.
+    _check_memory(1.3 * 8 * int(off_w[-1]) + 150 * h * w, h * w)
     wt = affinity_weights(luma)  # (8, h, w) float32: the rows of the free pixels, as build_system's
     x = np.array(np.asarray(rhs, dtype=np.float64).reshape(h * w, -1), order="C", copy=True)
     C = x.shape[1]
