@@ -1,4 +1,4 @@
-"""Numba kernels of :mod:`tinct.colorize.scribble`: affinities, the CSR system, the grid stencil, the dissection tree.
+"""Numba kernels of :mod:`tinct.colorize.scribble`: affinities, the CSR system, the dissection tree.
 
 Kept apart so that importing :mod:`tinct.colorize.scribble` (done by the method registry) does not import numba.
 The arithmetic of the affinities follows the NumPy formulation of the reference operation by operation
@@ -151,28 +151,10 @@ def fill_system(y, fixed, index, nnz0, free0, cpl0, diag, indptr, indices, data,
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The full-grid system and its dissection tree, for the multifrontal solve (_scribble_mf).
+# The dissection tree of the full-grid system, for the multifrontal solve (_scribble_mf).
 
 _DY9 = np.array([-1, -1, -1, 0, 0, 0, 1, 1, 1], np.int64)
 _DX9 = np.array([-1, 0, 1, -1, 0, 1, -1, 0, 1], np.int64)
-
-
-@njit(cache=True, nogil=True)
-def stencil(y, fixed, diag, out, r0, r1):
-    """``out[k, i, j]``: the 9-point rows of the full-grid system (identity rows at scribbled pixels), rows r0 to r1."""
-    h, w = y.shape
-    wk = np.empty(8)
-    for i in range(r0, r1):
-        for j in range(w):
-            if fixed[i, j]:
-                for k in range(9):
-                    out[k, i, j] = 0.0
-                out[4, i, j] = 1.0
-                continue
-            _pixel_weights(y, i, j, wk)
-            for k in range(8):
-                out[k if k < 4 else k + 1, i, j] = -wk[k]
-            out[4, i, j] = diag
 
 
 @njit(cache=True)
