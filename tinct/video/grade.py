@@ -26,10 +26,8 @@ References
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +36,9 @@ from tinct.errors import ImageWriteError, ParameterError
 from tinct.video.io import (
     DEFAULT_MAX_FRAME_PIXELS,
     OUTPUT_SUFFIXES,
+    Encoder,
     VideoInfo,
-    encode_chunk,
+    in_thread,
     join_chunks,
     probe,
     read_frames,
@@ -48,85 +47,6 @@ from tinct.video.io import (
 GRADE_METHODS = ("reinhard", "mkl", "gmm", "sliced")
 SAMPLES_PER_SHOT = 8
 SAMPLE_SIDE = 256  # sampled frames are shrunk to at most this wide/high before fitting
-_END = object()
-
-
-def in_thread(items: Iterable, maxsize: int = 8) -> Iterator:
-    """Iterate ``items`` in a background thread (decoding, say), handing them over through a bounded queue.
-
-    An exception in the thread is raised in the consumer; the thread stops when the consumer does.
-    """
-    q: queue.Queue = queue.Queue(maxsize)
-    stop = threading.Event()
-
-    def produce():
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            q.put(("end", None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            q.put(("error", exc))
-
-    t = threading.Thread(target=produce, daemon=True, name="tinct-video-producer")
-    t.start()
-    try:
-        while True:
-            kind, item = q.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise item
-            yield item
-    finally:
-        stop.set()
-        t.join(timeout=5)
-
-
-class _Encoder:
-    """:func:`~tinct.video.io.encode_chunk` running in its own thread, fed frame by frame."""
-
-    def __init__(self, path: Path, fps, crf: int, preset: str):
-        self.q: queue.Queue = queue.Queue(8)
-        self.result: list = []
-        self.thread = threading.Thread(target=self._run, args=(path, fps, crf, preset), daemon=True,
-                                       name="tinct-video-encoder")
-        self.thread.start()
-
-    def _frames(self):
-        while True:
-            item = self.q.get()
-            if item is _END:
-                return
-            yield item
-
-    def _run(self, path, fps, crf, preset):
-        try:
-            self.result.append(encode_chunk(self._frames(), path, fps, crf=crf, preset=preset))
-        except BaseException as exc:  # raised in the caller by close()
-            self.result.append(exc)
-            while self.q.get() is not _END:  # drain so that put() never blocks forever
-                pass
-
-    def put(self, frame: np.ndarray) -> None:
-        if self.result:  # the encoder already failed
-            self.close()
-        self.q.put(frame)
-
-    def close(self) -> int:
-        if not self.result:
-            self.q.put(_END)
-        self.thread.join()
-        out = self.result[0]
-        if isinstance(out, BaseException):
-            raise out
-        return out
 
 
 def check_output(src: Path, dst: Path, overwrite: bool) -> None:
@@ -151,7 +71,7 @@ def transcode(info: VideoInfo, dst: Path, frame_map: Callable[[int, np.ndarray],
     """
     tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}-video.mp4")
     try:
-        enc = _Encoder(tmp, info.fps, crf, preset)
+        enc = Encoder(tmp, info.fps, crf=crf, preset=preset)
         done = 0
         try:
             for i, rgb in in_thread(read_frames(info)):
@@ -159,8 +79,10 @@ def transcode(info: VideoInfo, dst: Path, frame_map: Callable[[int, np.ndarray],
                 done += 1
                 if progress is not None:
                     progress(done, info.frames)
-        finally:
-            written = enc.close()
+        except BaseException:
+            enc.abort()
+            raise
+        written = enc.close()
         if written != info.frames:
             raise ImageWriteError(f"{dst}: encoded {written} frames of {info.frames}")
         join_chunks([tmp], dst, audio_from=info.path if info.audio_streams else None)

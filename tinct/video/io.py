@@ -8,6 +8,8 @@
   to the key frame before ``start`` and decodes forward.
 * :func:`encode_chunk` encodes a list of RGB frames as H.264 (``yuv420p``, or
   ``yuv444p`` when a side is odd, which 4:2:0 cannot hold) into a small file.
+* :func:`in_thread` and :class:`Encoder` run decoding and encoding in their own threads (FFmpeg
+  releases the GIL), so they overlap with the work on the frames.
 * :func:`join_chunks` remuxes encoded chunks one after another, with the input's
   audio streams copied packet by packet (no re-encoding), into the final file.
 
@@ -22,6 +24,9 @@ References
 from __future__ import annotations
 
 import os
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -33,6 +38,7 @@ from tinct.errors import ImageReadError, ImageWriteError, ParameterError
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".gif"}
 OUTPUT_SUFFIXES = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".m4v": "mp4"}
 DEFAULT_MAX_FRAME_PIXELS = 40_000_000  # 8K is 33 MP
+_END = object()
 
 
 class VideoError(ImageReadError):
@@ -298,3 +304,95 @@ def join_chunks(chunks, dst, *, audio_from: Path | None = None) -> None:
             c.close()
         if tmp.exists():
             tmp.unlink()
+
+
+def in_thread(items: Iterable, maxsize: int = 8) -> Iterator:
+    """Iterate ``items`` in a background thread (decoding, say), handing them over through a bounded queue.
+
+    An exception in the thread is raised in the consumer; the thread stops when the consumer does.
+    """
+    q: queue.Queue = queue.Queue(maxsize)
+    stop = threading.Event()
+
+    def put(msg) -> bool:
+        while not stop.is_set():  # never blocks for good: the consumer may have gone
+            try:
+                q.put(msg, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(("error", exc))
+
+    t = threading.Thread(target=produce, daemon=True, name="tinct-video-producer")
+    t.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
+class Encoder:
+    """:func:`encode_chunk` running in its own thread, fed frame by frame.
+
+    ``put`` each frame, then ``close()`` (returns the frame count, or raises the encoder's
+    error) or, when the producer failed, ``abort()`` (drops the partial file).
+    """
+
+    def __init__(self, path, fps, *, crf: int = 18, preset: str = "veryfast"):
+        self.q: queue.Queue = queue.Queue(8)
+        self.result: list = []
+        self.thread = threading.Thread(target=self._run, args=(path, fps, crf, preset), daemon=True,
+                                       name="tinct-video-encoder")
+        self.thread.start()
+
+    def _frames(self):
+        while True:
+            item = self.q.get()
+            if item is _END:
+                self.ended = True
+                return
+            yield item
+
+    def _run(self, path, fps, crf, preset):
+        self.ended = False
+        try:
+            self.result.append(encode_chunk(self._frames(), path, fps, crf=crf, preset=preset))
+        except BaseException as exc:  # raised in the caller by close()
+            self.result.append(exc)
+        while not self.ended:  # drain up to the end mark, which close() or abort() always sends
+            self.ended = self.q.get() is _END
+
+    def put(self, frame: np.ndarray) -> None:
+        if self.result and isinstance(self.result[0], BaseException):  # the encoder failed: stop now
+            raise self.result[0]
+        self.q.put(frame)
+
+    def _finish(self):
+        self.q.put(_END)
+        self.thread.join()
+
+    def close(self) -> int:
+        self._finish()
+        out = self.result[0]
+        if isinstance(out, BaseException):
+            raise out
+        return out
+
+    def abort(self) -> None:
+        self._finish()

@@ -26,8 +26,15 @@ Consistency modes
 ``'none'``
     Every frame colorized on its own.
 ``'flow'``
-    Every frame colorized, then ab filtered recursively along optical flow
-    (:class:`~tinct.video.temporal.FlowSmoother`), restarting at scene cuts.
+    ab is carried from frame to frame along the optical flow; a frame is
+    colorized only where the flow fails -- when fewer than ``min_tracked`` of its
+    pixels are well tracked (occlusions, new objects, fast motion), at a scene
+    cut, and at least every ``keyframe_interval`` frames -- and its fresh colours
+    are blended with the carried ones by the recursive filter of
+    :class:`~tinct.video.temporal.FlowSmoother` (fresh colour where the flow is
+    wrong, the carried colour where it is right). The flow is measured on L only,
+    so the frames to colorize are known before any is colorized, and they go
+    through the network together (``WINDOW`` frames are planned at a time).
 ``'keyframes'``
     Only key frames (each shot's first and last frame, and every
     ``keyframe_interval`` frames) are colorized; the frames between get the key
@@ -61,17 +68,18 @@ from tinct.registry import Method
 from tinct.video.io import (
     DEFAULT_MAX_FRAME_PIXELS,
     OUTPUT_SUFFIXES,
+    Encoder,
     VideoInfo,
-    encode_chunk,
+    in_thread,
     join_chunks,
     probe,
     read_frames,
 )
-from tinct.video.temporal import DEFAULT_CUT_THRESHOLD, CutDetector, FlowSmoother, propagate
+from tinct.video.temporal import DEFAULT_CUT_THRESHOLD, CutDetector, propagate
 
 CONSISTENCY = ("none", "flow", "keyframes")
 MANIFEST = "manifest.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: flow mode colorizes only where the flow fails; its state holds frames since a colorization
 
 
 @dataclass
@@ -92,7 +100,11 @@ class VideoJob:
     strength : float in [0, 1)
         Flow smoothing weight of the warped past (``'flow'``).
     keyframe_interval : int >= 1
-        Frames between key frames (``'keyframes'``).
+        Frames between key frames (``'keyframes'``); in ``'flow'`` mode, the longest run of
+        frames carried by the flow alone before one is colorized again.
+    min_tracked : float in (0, 1]
+        ``'flow'``: a frame is colorized when fewer than this fraction of its pixels are
+        well tracked from the previous frame (1 colorizes every frame).
     cut_threshold : float in (0, 1]
         Histogram distance above which a frame starts a new shot.
     chunk_frames : int >= 1
@@ -110,6 +122,7 @@ class VideoJob:
     consistency: str = "flow"
     strength: float = 0.8
     keyframe_interval: int = 12
+    min_tracked: float = 0.9
     cut_threshold: float = DEFAULT_CUT_THRESHOLD
     chunk_frames: int = 48
     crf: int = 18
@@ -125,6 +138,8 @@ class VideoJob:
             raise ParameterError(f"strength: must be in [0, 1), got {self.strength}")
         if not (isinstance(self.keyframe_interval, int) and self.keyframe_interval >= 1):
             raise ParameterError(f"keyframe_interval: must be an integer >= 1, got {self.keyframe_interval!r}")
+        if not 0.0 < self.min_tracked <= 1.0:
+            raise ParameterError(f"min_tracked: must be in (0, 1], got {self.min_tracked}")
         if not 0.0 < self.cut_threshold <= 1.0:
             raise ParameterError(f"cut_threshold: must be in (0, 1], got {self.cut_threshold}")
         if not (isinstance(self.chunk_frames, int) and self.chunk_frames >= 1):
@@ -136,12 +151,17 @@ class VideoJob:
 
 
 # --------------------------------------------------------------------------- per-frame work
+_L_OF_GRAY: list = []
+
+
 def frame_lightness(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The gray frame handed to the method (uint8 Rec.601) and its CIELAB L."""
     from tinct.color import rgb2gray, rgb2lightness
 
     gray = np.clip(rgb2gray(rgb) * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
-    return gray, rgb2lightness(gray)
+    if not _L_OF_GRAY:  # L of each gray level, computed by rgb2lightness itself: the lookup is exact
+        _L_OF_GRAY.append(rgb2lightness(np.arange(256, dtype=np.uint8)[None, :])[0])
+    return gray, _L_OF_GRAY[0][gray]
 
 
 def colorize_ab(job: VideoJob, gray: np.ndarray) -> np.ndarray:
@@ -211,6 +231,7 @@ def fingerprint(info: VideoInfo, job: VideoJob) -> str:
         "mtime_ns": info.mtime_ns, "frames": info.frames, "method": job.method.name,
         "params": sorted((k, repr(v)) for k, v in job.params.items()), "reference": ref,
         "consistency": job.consistency, "strength": job.strength, "keyframe_interval": job.keyframe_interval,
+        "min_tracked": job.min_tracked,
         "cut_threshold": job.cut_threshold, "chunk_frames": job.chunk_frames, "crf": job.crf, "preset": job.preset,
         "post": job.post,
     }
@@ -277,33 +298,26 @@ class Cache:
 
 
 # --------------------------------------------------------------------------- chunk processing
-def _save_state(path: Path, lightness: np.ndarray, ab: np.ndarray) -> None:
+def _save_state(path: Path, lightness: np.ndarray, ab: np.ndarray, since: int = 0) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, L=lightness.astype(np.float32), ab=ab.astype(np.float32))
+    np.savez(tmp, L=lightness.astype(np.float32), ab=ab.astype(np.float32), since=np.int64(since))
     os.replace(tmp, path)
 
 
 def _load_state(path: Path):
     with np.load(path) as z:
-        return z["L"], z["ab"]
+        return z["L"], z["ab"], int(z["since"]) if "since" in z else 0
 
 
 BATCH_FRAMES = 8  # frames colorized per method batch (CNN methods run them through the network together)
+WINDOW = 16  # 'flow' mode plans this many frames at a time (flow first, then one network batch)
 
 
-def _cnn_batch(job: VideoJob):
-    """A function colorizing a list of gray frames in one network batch, for the CNN methods; else None.
-
-    It calls :func:`tinct.colorize.cnn.colorize_many` with the parameters the
-    registered ``eccv16`` / ``siggraph17`` / ``auto`` functions would use, so the
-    result equals per-frame calls (see the tests) while the network sees
-    batches and the model is loaded once (cached per process).
-    """
+def _cnn_setup(job: VideoJob):
+    """``(arch, params)`` as the registered ``eccv16`` / ``siggraph17`` / ``auto`` functions would call the CNN; else None."""
     name = job.method.name
     if job.reference is not None or name not in ("eccv16", "siggraph17", "auto"):
         return None
-    from tinct.colorize import cnn
-
     p = dict(job.params)
     arch: str | None = name
     if name in ("siggraph17", "auto"):
@@ -320,26 +334,67 @@ def _cnn_batch(job: VideoJob):
             p["weights"], arch = str(registry.find(entry.name)), entry.arch
         else:
             arch = None
+    return arch, p
 
-    def run(grays):
-        return list(cnn.colorize_many(grays, arch=arch, batch_size=max(1, len(grays)), **p))
+
+def _cnn_ab(job: VideoJob):
+    """A function giving the full-resolution ab (float32 (H, W, 2)) of a list of frames' L, for the CNN methods.
+
+    It runs the steps of :func:`tinct.colorize.cnn.colorize_cnn` -- network input from L, the
+    network on a batch, calibrated decoding, ab upsampled guided by L -- and stops before the
+    conversion to RGB: a video frame is rebuilt from its own L and the (temporally filtered) ab
+    once, in :func:`compose`, instead of going Lab -> RGB -> Lab -> RGB. The model is loaded once
+    per process. Returns None for other methods, or when post-processing is asked (it works on RGB).
+    """
+    setup = _cnn_setup(job)
+    if setup is None or job.post:
+        return None
+    arch, p = setup
+    from tinct.color import DEFAULT_TEMPERATURE
+    from tinct.colorize import cnn
+    from tinct.colorize.decode import calibration_for_model, check_vividness, decode_output
+    from tinct.colorize.upsample import resize, upsample_ab
+
+    temperature = p.pop("temperature", DEFAULT_TEMPERATURE)
+    upsample = p.pop("upsample", "bilateral")
+    input_size = p.pop("input_size", 0)
+    vividness = check_vividness(p.pop("vividness", 1.0))
+    weights = p.pop("weights", None)
+    calibration = calibration_for_model(arch, weights)
+    model = cnn.load_model(arch, weights, **p)
+    size = input_size or model.input_size
+
+    def run(lightnesses: list[np.ndarray]) -> list[np.ndarray]:
+        l_ins = [resize(lt, cnn.net_input_shape(*lt.shape, size, model.multiple)) for lt in lightnesses]
+        out: list = [None] * len(l_ins)
+        groups: dict = {}
+        for i, l_in in enumerate(l_ins):
+            groups.setdefault(l_in.shape, []).append(i)
+        for idx in groups.values():
+            batch = np.stack([l_ins[i] for i in idx])[:, None]
+            res = cnn._run_with_confidence(model, arch, weights, p.get("prototxt"), p.get("backend", "auto"),
+                                           p.get("device", "auto"), p.get("threads", 0), batch)
+            for j, i in enumerate(idx):
+                ab_low, _ = decode_output({k: v[j] for k, v in res.items()}, model.bins, temperature, vividness,
+                                          calibration)
+                out[i] = upsample_ab(ab_low, lightnesses[i], upsample).astype(np.float32, copy=False)
+        return out
 
     return run
 
 
-def colorize_batch(job: VideoJob, grays: list[np.ndarray]) -> list[np.ndarray]:
-    """ab (float32 (H, W, 2)) for each gray frame: one batch for CNN methods, else one call per frame."""
-    from tinct.color import rgb2lab
-    from tinct.post import apply_post
+def colorize_batch(job: VideoJob, grays: list[np.ndarray], lightness: list[np.ndarray] | None = None
+                   ) -> list[np.ndarray]:
+    """ab (float32 (H, W, 2)) for each gray frame: one network batch for CNN methods, else one call per frame.
 
-    batch = _cnn_batch(job)
-    if batch is None:
+    ``lightness``: the frames' CIELAB L (:func:`frame_lightness`), when the caller has it.
+    """
+    run = _cnn_ab(job)
+    if run is None:
         return [colorize_ab(job, g) for g in grays]
-    out = []
-    for gray, result in zip(grays, batch(grays)):
-        result = np.asarray(apply_post(result, job.post, keep_lightness_of=gray))
-        out.append(rgb2lab(result[..., :3])[..., 1:])
-    return out
+    if lightness is None:
+        lightness = [frame_lightness(np.repeat(g[..., None], 3, axis=2))[1] for g in grays]
+    return run(lightness)
 
 
 def _batches(iterator, size):
@@ -353,17 +408,65 @@ def _batches(iterator, size):
         yield buf
 
 
+def _plan_window(job, window, cuts, state):
+    """Lightness, flow and the colorize decision for each frame of a window (no colorization yet).
+
+    Returns a list of ``(gray, L, flow or None, confidence or None, colorize?)`` and the updated
+    ``(L, frames since the last colorization)``.
+    """
+    from tinct.video.temporal import confidence, flow, warp
+
+    smoothing = job.consistency == "flow" and job.strength > 0.0
+    l_prev, since = state
+    plan = []
+    for i, rgb in window:
+        gray, lightness = frame_lightness(rgb)
+        f = c = None
+        key = True
+        if smoothing and l_prev is not None and i not in cuts and l_prev.shape == lightness.shape:
+            f = flow(lightness, l_prev)
+            c = confidence(lightness, warp(l_prev, f))
+            tracked = float(np.count_nonzero(c >= 0.5)) / c.size
+            key = since + 1 >= job.keyframe_interval or job.min_tracked >= 1.0 or tracked < job.min_tracked
+        since = 0 if key else since + 1
+        plan.append((gray, lightness, f, c, key))
+        l_prev = lightness
+    return plan, (l_prev, since)
+
+
 def _chunk_flow(job, info, start, stop, cuts, holder, counter, tick=None):
-    """Yield the output frames ``start..stop-1`` (modes none/flow); ``holder[0]`` is the smoothing state in and out."""
-    smoother = FlowSmoother(job.strength if job.consistency == "flow" else 0.0)
-    smoother.state = holder[0]
-    for batch in _batches(read_frames(info, start, stop), BATCH_FRAMES):
-        prepared = [(i, *frame_lightness(rgb)) for i, rgb in batch]
-        abs_ = colorize_batch(job, [g for _, g, _ in prepared])
-        counter[0] += len(prepared)
-        for (i, _, lightness), ab in zip(prepared, abs_):
-            ab = smoother.push(lightness, ab, new_shot=i in cuts)
-            holder[0] = smoother.state
+    """Yield the output frames ``start..stop-1`` (modes none/flow); ``holder[0]`` is the state in and out.
+
+    The state is ``(L, ab, frames since the last colorization)`` of the last frame, or None.
+    """
+    from tinct.video.temporal import warp
+
+    state = holder[0]
+    l_prev, ab_prev, since = state if state is not None else (None, None, 0)
+    strength = np.float32(job.strength)
+    for window in _batches(in_thread(read_frames(info, start, stop)), WINDOW):
+        plan, _ = _plan_window(job, window, cuts, (l_prev, since))
+        todo = [k for k, item in enumerate(plan) if item[4]]
+        fresh: dict[int, np.ndarray] = {}
+        for batch in _batches(todo, BATCH_FRAMES):
+            abs_ = colorize_batch(job, [plan[k][0] for k in batch], [plan[k][1] for k in batch])
+            fresh.update(zip(batch, abs_))
+        counter[0] += len(todo)
+        for k, (_, lightness, f, c, key) in enumerate(plan):
+            if f is None:  # first frame, cut, or no smoothing
+                ab = fresh[k]
+                since = 0
+            else:
+                carried = warp(ab_prev, f)
+                if key:  # the recursive filter: fresh colour where the flow is wrong, the carried one where right
+                    ab = fresh[k]
+                    ab += (c * strength)[..., None] * (carried - ab)
+                    since = 0
+                else:
+                    ab = carried
+                    since += 1
+            l_prev, ab_prev = lightness, ab
+            holder[0] = (l_prev, ab_prev, since)
             yield compose(lightness, ab)
             if tick is not None:
                 tick()
@@ -375,7 +478,7 @@ def _chunk_keyframes(job, info, start, stop, cuts, keys, counter, tick=None):
     Frames are read lazily and only one key-frame interval is held in memory.
     """
     last = min(stop, info.frames - 1)  # the next chunk's first key frame is needed to propagate backwards
-    frames = read_frames(info, start, last + 1)
+    frames = in_thread(read_frames(info, start, last + 1))
     buf: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def upto(i):
@@ -389,7 +492,7 @@ def _chunk_keyframes(job, info, start, stop, cuts, keys, counter, tick=None):
     def key(k):
         if k not in key_ab:
             upto(k)
-            key_ab[k] = colorize_batch(job, [buf[k][0]])[0]
+            key_ab[k] = colorize_batch(job, [buf[k][0]], [buf[k][1]])[0]
             counter[0] += 1
         return key_ab[k]
 
@@ -462,7 +565,8 @@ def colorize_video(src, dst, job: VideoJob, *, overwrite: bool = False, restart:
     data = cache.data
     if job.consistency != "none" and "cuts" not in data:
         det = CutDetector(job.cut_threshold)
-        data["cuts"] = [i for i, rgb in read_frames(info) if det.push(frame_lightness(rgb)[1])]
+        step = max(1, min(info.width, info.height) // 256)  # the detector samples ~128 x 128 pixels anyway
+        data["cuts"] = [i for i, rgb in in_thread(read_frames(info)) if det.push(frame_lightness(rgb[::step, ::step])[1])]
         cache.save()
     cuts = set(data.get("cuts", [0]))
     keys = key_frames(info.frames, sorted(cuts), job.keyframe_interval) if job.consistency == "keyframes" else None
@@ -494,7 +598,14 @@ def colorize_video(src, dst, job: VideoJob, *, overwrite: bool = False, restart:
                 if holder[0] is None:  # the previous chunk's state is gone: warm up on its last frames
                     holder[0] = _warm_state(job, info, a, cuts, counter)
             frames = _chunk_flow(job, info, a, b, cuts, holder, counter, tick)
-        written = encode_chunk(frames, cache.chunk_path(c), info.fps, crf=job.crf, preset=job.preset)
+        enc = Encoder(cache.chunk_path(c), info.fps, crf=job.crf, preset=job.preset)
+        try:
+            for frame in frames:
+                enc.put(frame)
+        except BaseException:
+            enc.abort()
+            raise
+        written = enc.close()
         if written != b - a:
             raise ParameterError(f"{src}: chunk {c} produced {written} frames for {b - a}")
         if needs_state:

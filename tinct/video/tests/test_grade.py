@@ -9,7 +9,8 @@ from tinct.apps.cli import main
 from tinct.errors import ImageWriteError, ParameterError
 from tinct.transfer.lut import lut_from_map, write_cube
 from tinct.video import VideoError, probe, read_frames
-from tinct.video.grade import _ShotSampler, apply_lut_video, grade_video, in_thread
+from tinct.video.grade import _ShotSampler, apply_lut_video, grade_video
+from tinct.video.io import in_thread
 from tinct.video.tests.clips import frames, write_clip
 
 

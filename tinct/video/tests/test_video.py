@@ -162,8 +162,23 @@ def test_consistency_modes_reduce_flicker(clip, tmp_path, tint):
         calls[mode] = fake.CALLS[0]
     assert scores["flow"] < 0.7 * scores["none"], scores
     assert scores["keyframes"] < 0.7 * scores["none"], scores
-    assert calls["none"] == calls["flow"] == 24
+    assert calls["none"] == 24
+    # flow: the panning texture is tracked, so only each shot's first frame and every 6th are colorized
+    assert calls["flow"] == 4, calls
     assert calls["keyframes"] < 24
+
+
+def test_flow_mode_colorizes_where_the_flow_fails(clip, tmp_path, tint):
+    """min_tracked=1 asks for every frame; a large interval leaves only the shot starts."""
+    fake.CALLS[0] = 0
+    colorize_video(clip, tmp_path / "all.mp4", VideoJob(tint, {}, consistency="flow", min_tracked=1.0))
+    assert fake.CALLS[0] == 24
+    fake.CALLS[0] = 0
+    colorize_video(clip, tmp_path / "few.mp4", VideoJob(tint, {}, consistency="flow", keyframe_interval=100,
+                                                       min_tracked=0.5))
+    assert fake.CALLS[0] == 2  # frames 0 and 12 (the cut)
+    with pytest.raises(ParameterError, match="min_tracked"):
+        VideoJob(tint, {}, min_tracked=0.0).check()
 
 
 def test_key_frames_and_chunks():
@@ -179,7 +194,7 @@ def test_key_frames_and_chunks():
 @pytest.mark.parametrize("mode", ["none", "flow"])
 def test_interrupted_run_resumes_without_redoing_chunks(clip, tmp_path, tint, monkeypatch, mode):
     out = tmp_path / "res.mp4"
-    job = VideoJob(tint, {}, consistency=mode, chunk_frames=8)
+    job = VideoJob(tint, {}, consistency=mode, chunk_frames=8, min_tracked=1.0)  # flow: colorize every frame
     monkeypatch.setenv("TINCT_TEST_FAIL_AFTER", "13")  # dies inside the second chunk
     with pytest.raises(RuntimeError, match="simulated crash"):
         colorize_video(clip, out, job)
