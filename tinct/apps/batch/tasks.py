@@ -1,4 +1,4 @@
-"""What runs on a Dask worker: one task = one image (or one video), written atomically.
+"""What runs on a Dask worker: one task = a few images (or one video), each written atomically.
 
 Each worker process keeps a cache (:data:`_WORKER_CACHE`) of the method object
 and the side inputs (reference image), so they are read once per worker and not
@@ -84,6 +84,15 @@ def process_file(src: str, dst: str, spec: dict) -> dict:
     except Exception as exc:  # a bug in a method must not stop the batch; keep its type in the report
         return {**base, "status": "failed", "error": f"{src}: {type(exc).__name__}: {' '.join(str(exc).split())}"}
     return {**base, "status": "written", "seconds": round(time.perf_counter() - start, 3)}
+
+
+def process_files(items: list, spec: dict) -> list[dict]:
+    """:func:`process_file` for each ``(src, dst)`` of ``items``, in order, in one task.
+
+    The job (method, side inputs, model) is set up once per worker process and reused by every
+    file of every task (:func:`_setup`); one bad file never stops the others.
+    """
+    return [process_file(src, dst, spec) for src, dst in items]
 
 
 def _video_suffixes():

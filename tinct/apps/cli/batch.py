@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
     p.add_argument("-r", "--reference", default=None, help="reference image (transfer and exemplar methods)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
-    p.add_argument("--workers", type=int, default=2, help="local cluster: worker processes (default 2)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local cluster: worker processes (default: CPUs / threads, so workers x threads = cores)")
     p.add_argument("--threads", type=int, default=1, help="local cluster: threads per worker (default 1)")
     p.add_argument("--format", default=None, help="output image format (png, jpg, ...); default: the input's")
     p.add_argument("--plugin", action="append", default=[], metavar="MODULE",

@@ -169,3 +169,32 @@ def test_videos_and_images_in_one_batch(tmp_path, capsys):
     assert rc == 2 and list(errors) == ["clip.mp4"] and "colorize method" in errors["clip.mp4"]
     assert len(again["written"]) == 2
     assert captured.err.count("\n") == 1 and "clip.mp4" in captured.err
+
+
+def test_tasks_are_chunks_of_images_and_single_videos():
+    from tinct.apps.batch.runner import MAX_CHUNK, plan_tasks
+
+    todo = [(Path(f"in/img{i:03d}.png"), Path(f"out/img{i:03d}.png")) for i in range(100)]
+    todo.append((Path("in/clip.mp4"), Path("out/clip.mp4")))
+    tasks = plan_tasks(todo, slots=2)
+    assert tasks[0] == [todo[-1]]  # the video alone
+    images = [item for t in tasks[1:] for item in t]
+    assert images == todo[:-1]  # every image once, in order
+    assert all(len(t) == 13 for t in tasks[1:-1]) and len(tasks) - 1 == 8  # about 4 tasks per worker thread
+    assert max(len(t) for t in plan_tasks(todo * 10, slots=1)) == MAX_CHUNK
+    assert [len(t) for t in plan_tasks(todo[:3], slots=8)] == [1, 1, 1]
+
+
+def test_workers_get_plain_malloc_and_their_thread_count():
+    from tinct.apps.batch.runner import default_workers, worker_environ
+
+    env = worker_environ(2)
+    assert env["OMP_NUM_THREADS"] == "2" and int(env["MALLOC_MMAP_THRESHOLD_"]) >= 1 << 25
+    assert default_workers(1) >= 1 and default_workers(10**6) == 1
+
+
+def test_empty_input_folder_is_one_line_error(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    rc = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--method", "test-slow", "--plugin", PLUGIN])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "holds no image or video files" in err
