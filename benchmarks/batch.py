@@ -44,6 +44,10 @@ def main(argv=None) -> int:
     ap.add_argument("--method", default=None)
     ap.add_argument("--reference", default=str(SHARED / "data" / "eval" / "kodak24" / "kodim23.png"))
     ap.add_argument("--workers", nargs="*", type=int, default=[1, 2])
+    ap.add_argument("--megapixels", type=float, default=0.0,
+                    help="resize the photos to about this many megapixels (the issue's case: 1)")
+    ap.add_argument("--overhead-tasks", type=int, default=200,
+                    help="no-op tasks for the per-task overhead of a 4-worker LocalCluster (0: skip)")
     args = ap.parse_args(argv)
 
     from tinct.color import rgb2gray
@@ -55,7 +59,7 @@ def main(argv=None) -> int:
         from tinct.models.weights import default_entry
 
         method = "auto" if default_entry() is not None else "exemplar"
-    needs_ref = get_method(method).reference != "none"
+    needs_ref = any(i.name == "reference" and i.required for i in get_method(method).inputs)
     ref = Path(args.reference)
     if needs_ref and not ref.exists():
         ref = sorted((SHARED / "data" / "eval" / "kodak24").glob("*"))[0]
@@ -65,11 +69,17 @@ def main(argv=None) -> int:
     photos = sorted((SHARED / "data" / "eval" / "bsds500-test100").glob("*.jpg"))[: args.n]
     for p in photos:
         g = np.clip(rgb2gray(read_image(p).pixels) * 255 + 0.5, 0, 255).astype(np.uint8)
+        if args.megapixels > 0:
+            import cv2
+
+            k = (args.megapixels * 1e6 / g.size) ** 0.5
+            g = cv2.resize(g, (round(g.shape[1] * k), round(g.shape[0] * k)), interpolation=cv2.INTER_CUBIC)
         write_image(src / f"{p.stem}.png", g)
     n = len(photos)
     ref_args = ["--reference", str(ref)] if needs_ref else []
+    size = f"{g.shape[1]}x{g.shape[0]}" if n else "-"
     print(f"method: {method}{' (reference ' + ref.name + ')' if needs_ref else ''}; {n} photos from "
-          f"bsds500-test100 (481x321, gray); cpu: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+          f"bsds500-test100 ({size}, gray); cpu: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     runs = [("tinct colorize (sequential, 1 process)",
              ["colorize", str(src), "-o", str(tmp / "seq"), "--method", method, *ref_args], tmp / "seq")]
     for w in args.workers:
@@ -77,10 +87,16 @@ def main(argv=None) -> int:
                      ["batch", str(src), str(tmp / f"batch{w}"), "--method", method, "--workers", str(w), "--json",
                       *ref_args], tmp / f"batch{w}"))
     rows = []
+    import resource
+
+    cpu = {}
     for label, cmd, out in runs:
         t0 = time.perf_counter()
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         proc = subprocess.run([sys.executable, "-m", "tinct", *cmd], capture_output=True, text=True)
         dt = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # Dask workers are children of the tinct process
+        cpu[label] = (r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime)
         if proc.returncode != 0:
             print(f"{label}: failed ({proc.stderr.strip().splitlines()[-1:]})")
             continue
@@ -92,16 +108,39 @@ def main(argv=None) -> int:
         print(f"  done {label}: {dt:.1f} s", file=sys.stderr, flush=True)
     base = {p.name: read_image(p).pixels for p in sorted(rows[0][5].rglob("*.png"))} if rows else {}
     print()
-    print("| run | files | wall s | files/s | files/s inside run | identical to sequential | max abs diff |")
-    print("|---|---|---|---|---|---|---|")
+    print("| run | files | wall s | files/s | files/s inside run | CPU user+sys s per file | "
+          "identical to sequential | max abs diff |")
+    print("|---|---|---|---|---|---|---|---|")
     for label, count, dt, fps, inner, out in rows:
         diffs = [int(np.abs(read_image(p).pixels.astype(int) - base[p.name].astype(int)).max())
                  for p in out.rglob("*.png") if p.name in base]
         same = sum(d == 0 for d in diffs)
-        print(f"| {label} | {count} | {dt:.1f} | {fps:.2f} | {inner or '-'} | {same}/{count} | {max(diffs, default=0)} |")
+        u, sy = cpu[label]
+        print(f"| {label} | {count} | {dt:.1f} | {fps:.2f} | {inner or '-'} | {u / max(count, 1):.2f}+"
+              f"{sy / max(count, 1):.2f} | {same}/{count} | {max(diffs, default=0)} |")
     print("\n(max abs diff: largest 8-bit difference from the sequential output; BLAS/OpenMP thread counts differ "
           "between runs, which changes float summation order)")
+    if args.overhead_tasks:
+        print(f"\nper-task overhead of a 4-worker LocalCluster: {task_overhead(args.overhead_tasks) * 1e3:.1f} ms "
+              f"({args.overhead_tasks} no-op tasks submitted at once, wall clock per task)")
     return 0
+
+
+def _noop(i):
+    return i
+
+
+def task_overhead(n: int) -> float:
+    """Seconds per task of ``n`` no-op tasks on a 4-worker LocalCluster (started before timing)."""
+    from distributed import Client, wait
+
+    from tinct.apps.batch.runner import local_cluster
+
+    with local_cluster(4, 1) as cluster, Client(cluster) as client:
+        wait(client.map(_noop, range(8), pure=False))  # warm: connections made
+        t0 = time.perf_counter()
+        wait(client.map(_noop, range(n), pure=False))
+        return (time.perf_counter() - t0) / n
 
 
 if __name__ == "__main__":
