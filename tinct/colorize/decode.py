@@ -32,9 +32,10 @@ distribution is and lets colour fall back where it is not:
   truth 36); muting the unsure pixels further (a fallback to a rebalancing-
   free mean) gains more PSNR but leaves the picture nearly gray.
 * **vividness** ``v`` on top: ``v * ab_cal`` for ``v <= 1`` (0 = gray);
-  above 1 the chroma cap of unsure pixels rises as ``cap / (2 - v)`` (and a
-  fallback other than the annealed mean moves towards it), so that 2 is the
-  plain annealed mean that tinct used before calibration.
+  above 1 the confidence band ``lo..hi`` is scaled by ``1 / (2 - v)``, so
+  more pixels count as sure, and 2 is the plain annealed mean that tinct
+  used before calibration. The confidence returned is always that of
+  vividness 1: it describes the model, not the setting.
 
 A decode-time logit adjustment ``z + alpha log prior`` (the ImageNet prior of
 the 313 bins) is also available: it undoes part of class rebalancing, which
@@ -196,29 +197,32 @@ def confidence_from_spread(spread: np.ndarray, cal: Calibration = DEFAULT) -> np
 
 def blend(annealed: np.ndarray, fallback: np.ndarray, confidence: np.ndarray, vividness: float,
           cal: Calibration = DEFAULT, vivid: np.ndarray | None = None) -> np.ndarray:
-    """Calibrated ab from its parts (see the module notes).
-
-    ``vivid`` is what vividness 2 reaches (default ``annealed``). Between 1 and 2 the fallback moves
-    towards it and the chroma cap of unsure pixels rises as ``cap / (2 - v)``, so that colour comes
-    back gradually (1.5: unsure pixels up to twice the cap) instead of all at once.
-    """
-    target = annealed if vivid is None else vivid
+    """Calibrated ab from its parts (see the module notes); ``vivid`` is what vividness 2 reaches (default
+    ``annealed``). Vividness between 1 and 2 acts through ``confidence`` (:func:`widened`), not here."""
     if vividness >= VIVIDNESS_MAX:  # exactly the plain decoding, bit for bit (the reference ports' output)
-        return np.asarray(target, np.float32)
-    boost = np.float32(max(vividness - 1.0, 0.0))
-    gain = np.float32(cal.fallback) + boost * np.float32(1.0 - cal.fallback)
-    if boost:
-        annealed = annealed + boost * (target - annealed)
-        fallback = fallback + boost * (target - fallback)
+        return np.asarray(annealed if vivid is None else vivid, np.float32)
     c = confidence[..., None]
-    cal_ab = c * annealed + (1.0 - c) * gain * fallback
+    cal_ab = c * annealed + (1.0 - c) * np.float32(cal.fallback) * fallback
     if math.isfinite(cal.cap):
-        limit = np.float32(cal.cap / (1.0 - float(boost))) / np.maximum(1.0 - c, np.float32(1e-3))
+        limit = np.float32(cal.cap) / np.maximum(1.0 - c, np.float32(1e-3))
         chroma = np.sqrt((cal_ab ** 2).sum(axis=-1, keepdims=True))
         cal_ab = cal_ab * np.minimum(1.0, limit / np.maximum(chroma, np.float32(1e-6)))
     if vividness < 1.0:
         cal_ab = np.float32(vividness) * cal_ab
     return cal_ab.astype(np.float32)
+
+
+def widened(cal: Calibration, vividness: float) -> Calibration:
+    """The calibration vividness ``v`` in (1, 2) decodes with: the confidence band ``lo..hi`` scaled by
+    ``1 / (2 - v)``, so that more pixels count as sure (and keep their full colour) as v grows.
+
+    A chroma cap above 25 would let every unsure pixel turn vivid at once; widening the band instead
+    brings colour (and guesses) back gradually.
+    """
+    if vividness <= 1.0:
+        return cal
+    scale = 1.0 / max(VIVIDNESS_MAX - vividness, 1e-3)
+    return replace(cal, lo=cal.lo * scale, hi=cal.hi * scale)
 
 
 def calibrated_decode(logits: np.ndarray, bins: str, temperature: float, vividness: float = 1.0,
@@ -231,11 +235,12 @@ def calibrated_decode(logits: np.ndarray, bins: str, temperature: float, vividne
     vividness = check_vividness(vividness)
     st = statistics(logits, bins, temperature, cal.prior_alpha if bins == "313" else 0.0)
     conf = confidence_from_spread(st["spread"], cal)
+    used = confidence_from_spread(st["spread"], widened(cal, vividness)) if vividness > 1.0 else conf
     fallback = st["annealed"] if cal.fallback_alpha is None else _adjusted_mean(logits, bins, cal.fallback_alpha)
     vivid = None
-    if vividness > 1.0 and cal.prior_alpha and bins == "313":
+    if vividness >= VIVIDNESS_MAX and cal.prior_alpha and bins == "313":
         vivid = statistics(logits, bins, temperature)["annealed"]
-    return blend(st["annealed"], fallback, conf, vividness, cal, vivid), conf
+    return blend(st["annealed"], fallback, used, vividness, cal, vivid), conf
 
 
 def _adjusted_mean(logits: np.ndarray, bins: str, alpha: float) -> np.ndarray:
@@ -265,8 +270,13 @@ def calibrated_regression(ab: np.ndarray, logits: np.ndarray | None, bins: str, 
 
         st = statistics(logits, bins, 1.0)
         conf = np.clip(resize(confidence_from_spread(st["spread"], cal), ab.shape[:2]), 0.0, 1.0)
+        used = conf
+        if vividness > 1.0:
+            used = np.clip(resize(confidence_from_spread(st["spread"], widened(cal, vividness)), ab.shape[:2]),
+                           0.0, 1.0)
         fallback = ab if cal.fallback_alpha is None else resize(_adjusted_mean(logits, bins, cal.fallback_alpha),
                                                                  ab.shape[:2])
+        return blend(ab, fallback, used, vividness, cal), conf
     return blend(ab, fallback, conf, vividness, cal), conf
 
 

@@ -59,13 +59,16 @@ def test_vividness_scale():
     assert np.all(D.calibrated_decode(logits, "313", 0.38, 0.0)[0] == 0.0)  # gray
     np.testing.assert_allclose(D.calibrated_decode(logits, "313", 0.38, 0.5)[0], 0.5 * cal, atol=1e-5)
     assert np.array_equal(D.calibrated_decode(logits, "313", 0.38, 2.0)[0], plain)  # the old decoding, bit for bit
-    # above 1 the cap of unsure pixels rises as cap / (2 - v): colour comes back gradually
-    torn = _logits_for([((-10.0, -50.0), 0.7), ((60.0, 40.0), 0.3)])
-    chroma = {v: float(np.hypot(*D.calibrated_decode(torn, "313", 0.38, v)[0][0, 0])) for v in (1.0, 1.25, 1.5, 2.0)}
-    assert chroma[1.0] == pytest.approx(D.DEFAULT.cap, abs=1e-3)
-    assert chroma[1.25] == pytest.approx(D.DEFAULT.cap / 0.75, abs=1e-3)
-    assert chroma[1.5] == pytest.approx(min(2 * D.DEFAULT.cap, chroma[2.0]), abs=1e-3)
-    assert chroma[1.0] < chroma[1.25] < chroma[1.5] <= chroma[2.0]
+    # above 1 the confidence band widens as 1 / (2 - v): pixels count as sure (full colour) gradually
+    spread_20 = _logits_for([((30.0, 0.0), 0.5), ((30.0, 40.0), 0.5)])  # spread 20: unsure at v = 1
+    st = D.statistics(spread_20, "313", 0.38)
+    assert st["spread"][0, 0] == pytest.approx(20.0, abs=0.5)
+    conf = {v: float(D.calibrated_decode(spread_20, "313", 0.38, v)[1][0, 0]) for v in (1.0, 1.5)}
+    assert conf[1.0] == conf[1.5] <= 0.05  # the returned confidence describes the model, not the setting
+    used = {v: float(D.confidence_from_spread(st["spread"], D.widened(D.DEFAULT, v))[0, 0]) for v in (1.0, 1.25, 1.5)}
+    assert used[1.0] < used[1.25] < used[1.5] and used[1.5] > 0.99
+    chroma = {v: float(np.hypot(*D.calibrated_decode(spread_20, "313", 0.38, v)[0][0, 0])) for v in (1.0, 1.5, 2.0)}
+    assert chroma[1.0] <= D.DEFAULT.cap / (1 - conf[1.0]) + 1e-3 and chroma[1.5] == pytest.approx(chroma[2.0])
 
 
 @pytest.mark.parametrize("bad", [float("nan"), -0.1, 2.01, math.inf, "1", None, True])
