@@ -46,6 +46,7 @@ FLOW_SIDE = 512  # flow is computed on frames at most this wide/high, then scale
 EXEMPLAR_SIDE = 480  # exemplar matching works on frames at most this wide/high
 CONFIDENCE_SIGMA = 6.0  # L units: warped-lightness error at which confidence falls to exp(-1)
 DEFAULT_CUT_THRESHOLD = 0.35
+FILL_FRACTION = 0.01  # propagate: exemplar matching runs when more of a frame than this is reached by no flow
 
 _DIS: dict = {}
 _GRIDS: dict = {}
@@ -281,9 +282,13 @@ def propagate(lightness: list[np.ndarray], ab_first: np.ndarray, ab_last: np.nda
             wb = c_b * np.float32(pos)
             num += wb[..., None] * ab_b
             den += wb
-        near_first = bwd[t] is None or pos <= 0.5
-        key_l, key_ab = (lightness[0], ab_first) if near_first else (lightness[-1], ab_last)
-        fill = exemplar_ab(key_l, key_ab, lightness[t])
+        if float(np.count_nonzero(den < 0.25)) > FILL_FRACTION * den.size:
+            # enough of the frame is reached by neither key frame's flow: match colours from the nearer key frame
+            near_first = bwd[t] is None or pos <= 0.5
+            key_l, key_ab = (lightness[0], ab_first) if near_first else (lightness[-1], ab_last)
+            fill = exemplar_ab(key_l, key_ab, lightness[t])
+        else:  # a few stray pixels: the colour carried forwards is a good enough stand-in (and far cheaper)
+            fill = ab_f
         out.append(((num + eps * fill) / (den + eps)[..., None]).astype(np.float32))
     return out
 

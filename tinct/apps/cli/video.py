@@ -35,7 +35,11 @@ def add_parser(sub) -> None:
                    help="none: every frame on its own; flow (default): optical-flow smoothing of colour that "
                    "restarts at scene cuts; keyframes: colorize key frames, carry colours along the flow between them")
     p.add_argument("--strength", type=float, default=0.8, help="flow smoothing strength in [0, 1) (default 0.8)")
-    p.add_argument("--keyframe-interval", type=int, default=12, help="frames between key frames (default 12)")
+    p.add_argument("--keyframe-interval", type=int, default=12,
+                   help="frames between key frames (default 12); flow: most frames carried before one is colorized")
+    p.add_argument("--min-tracked", type=float, default=0.9,
+                   help="flow: colorize a frame when fewer than this fraction of its pixels are tracked from the "
+                   "previous one (default 0.9; 1 colorizes every frame)")
     p.add_argument("--cut-threshold", type=float, default=0.35,
                    help="lightness-histogram distance in (0, 1] that counts as a scene cut (default 0.35)")
     p.add_argument("--chunk-frames", type=int, default=48, help="frames per cached chunk (default 48)")
@@ -99,7 +103,8 @@ def run(args) -> int:
     src = Path(args.input)
     dst = Path(args.output) if args.output else Path.cwd() / f"{src.stem}.{method.name}.mp4"
     job = VideoJob(method, params, reference=reference, reference_path=args.reference, consistency=args.consistency,
-                   strength=args.strength, keyframe_interval=args.keyframe_interval, cut_threshold=args.cut_threshold,
+                   strength=args.strength, keyframe_interval=args.keyframe_interval, min_tracked=args.min_tracked,
+                   cut_threshold=args.cut_threshold,
                    chunk_frames=args.chunk_frames, crf=args.crf, preset=args.preset, post=args.post)
     bar = _Bar(args.progress or sys.stderr.isatty(), method.name, force=args.progress)
     kwargs = {"max_pixels": pjob.max_pixels}
