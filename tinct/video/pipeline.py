@@ -165,16 +165,18 @@ def frame_lightness(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def colorize_ab(job: VideoJob, gray: np.ndarray) -> np.ndarray:
-    """Run the job's method on one gray frame and return the ab it predicts (float32 (H, W, 2))."""
-    from tinct.color import rgb2lab
-    from tinct.post import apply_post
+    """Run the job's method on one gray frame and return the ab it predicts (float32 (H, W, 2)).
 
-    kwargs: dict[str, Any] = {}
+    The method and post-processing run through :func:`tinct.pipeline.run_array`, the step every
+    front end shares.
+    """
+    from tinct.color import rgb2lab
+    from tinct.pipeline import Job, run_array
+
+    inputs: dict[str, Any] = {}
     if job.reference is not None:
-        kwargs["reference"] = job.reference
-    result = job.method(gray, **kwargs, **job.params)
-    result = apply_post(result, job.post, keep_lightness_of=gray)
-    result = np.asarray(result)
+        inputs["reference"] = job.reference
+    result = np.asarray(run_array(Job(job.method, job.params, inputs, job.post), gray))
     if result.ndim != 3 or result.shape[:2] != gray.shape or result.shape[2] < 3:
         raise ParameterError(f"method: {job.method.name!r} returned shape {result.shape} for a {gray.shape} frame")
     return rgb2lab(result[..., :3])[..., 1:]
