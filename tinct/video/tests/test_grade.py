@@ -155,3 +155,44 @@ def test_cli_evaluate_prints_cdc_and_warp_error(tmp_path, clip, capsys):
     assert rows[0]["cuts"] == [0, 12]  # the step into the new shot is not flicker
     assert main(["video", "--evaluate", str(tmp_path / "missing.mp4")]) == 2
     assert main(["video", str(clip), str(clip), "-o", str(tmp_path / "x.mp4")]) == 2
+
+
+def _size_changing_clip(path):
+    """Two MPEG-TS segments of different frame sizes, one after the other (TS allows it)."""
+    from fractions import Fraction
+
+    import av
+
+    parts = []
+    for k, (w, h) in enumerate([(64, 48), (96, 64)]):
+        part = path.with_name(f"part{k}.ts")
+        with av.open(str(part), "w", format="mpegts") as out:
+            vs = out.add_stream("libx264", rate=25)
+            vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+            vs.options = {"preset": "ultrafast"}  # no B-frames: every frame decodes where the segments meet
+            for i in range(6):
+                f = av.VideoFrame.from_ndarray(np.full((h, w, 3), 100 + 10 * i, np.uint8), format="rgb24")
+                f.pts, f.time_base = 6 * k + i, Fraction(1, 25)
+                out.mux(vs.encode(f))
+            out.mux(vs.encode(None))
+        parts.append(part.read_bytes())
+    path.write_bytes(b"".join(parts))
+
+
+def test_frame_size_change_is_one_line_error_and_leaves_nothing(tmp_path, warm, capsys):
+    from tinct.io import write_image
+
+    clip = tmp_path / "sizes.ts"
+    _size_changing_clip(clip)
+    write_image(tmp_path / "warm.png", warm)
+    out = tmp_path / "out"
+    out.mkdir()
+    capsys.readouterr()
+    assert main(["video", str(clip), "--method", "reinhard", "--reference", str(tmp_path / "warm.png"),
+                 "-o", str(out / "g.mp4")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "size changes mid-stream" in err
+    cube = write_cube(tmp_path / "id.cube", lut_from_map(lambda x: x, 5))
+    assert main(["lut", "apply", str(cube), str(clip), "-o", str(out / "l.mp4")]) == 2
+    assert "size changes mid-stream" in capsys.readouterr().err
+    assert list(out.iterdir()) == []  # no output, no temporary file left
