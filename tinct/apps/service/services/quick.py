@@ -115,6 +115,13 @@ class QuickPool:
         self._proc = None
         self._conn = None
         self._stopping = False
+        # The process is started by a thread of its own that lives as long as the process: Linux delivers
+        # PR_SET_PDEATHSIG when the *thread* that forked the child ends, and the request threads that need
+        # the process first are pool threads that end when idle.
+        self._owner: threading.Thread | None = None
+        self._want = threading.Event()
+        self._spawned = threading.Event()
+        self._child = None
 
     def call(self, name: str, what: str, timeout: float = TIMEOUT_S, **kwargs) -> Any:
         """Run ``name(**kwargs)`` in turn; its value, or :class:`QuickError` (``what`` names the request)."""
@@ -160,16 +167,44 @@ class QuickPool:
         log.warning("quick request %s took over %g s; its process was replaced", name, timeout)
         return ("error", f"{what}: took longer than {timeout:g} s; try a smaller image", 503)
 
-    def _start(self, what: str) -> None:
+    def _own(self) -> None:
+        """Body of the owner thread: start the process when asked, then stay until it has ended."""
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
         s = self.settings
-        proc = ctx.Process(target=quick_main, name="tinct-quick", daemon=True,
-                           args=(child, os.getpid(), s.memory_limit_mb, self.threads, s.plugins))
-        proc.start()
-        child.close()
+        while not self._stopping:
+            self._want.wait()
+            self._want.clear()
+            if self._stopping:
+                break
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=quick_main, name="tinct-quick", daemon=True,
+                               args=(child, os.getpid(), s.memory_limit_mb, self.threads, s.plugins))
+            try:
+                proc.start()
+            except Exception:  # noqa: BLE001 - reported to the request as "did not start"
+                log.exception("quick process: start failed")
+                parent.close()
+                child.close()
+                self._child = None
+                self._spawned.set()
+                continue
+            child.close()
+            self._child = (proc, parent)
+            self._spawned.set()
+            proc.join()  # this thread must outlive the process (PR_SET_PDEATHSIG)
+
+    def _start(self, what: str) -> None:
+        if self._owner is None or not self._owner.is_alive():
+            self._owner = threading.Thread(target=self._own, name="tinct-quick-owner", daemon=True)
+            self._owner.start()
+        self._spawned.clear()
+        self._want.set()
+        if not self._spawned.wait(30.0) or self._child is None:
+            raise QuickError(f"{what}: the preview process did not start", 503)
+        proc, parent = self._child
+        self._child = None
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline and not self._stopping:
             try:
@@ -203,6 +238,7 @@ class QuickPool:
     def stop(self) -> None:
         """Kill the quick process (a request in flight gets 503)."""
         self._stopping = True
+        self._want.set()  # the owner thread ends
         proc = self._proc
         if proc is not None and proc.pid is not None:
             try:

@@ -5,6 +5,10 @@ const $ = (id) => document.getElementById(id);
 const state = {
   methods: [], image: null, imageUrl: null, imageSize: null, reference: null, mask: null,
   strokes: [], drawing: null, grayData: null, resultUrl: null, polling: null, jobId: null,
+  // colour pins and regions (methods that declare a hints input): positions in pixels of the image
+  pins: [], regions: [], selected: null, currentRegion: null, history: [], drag: null, painting: null,
+  colourEdit: false, preview: { timer: null, busy: false, again: false, seq: 0, url: null }, suggestSeq: 0,
+  palette: null,
 };
 const FINAL = ["done", "failed", "cancelled"];
 
@@ -146,9 +150,14 @@ function onMethodChange() {
   const scribbles = m.inputs.scribbles !== "none";
   $("scribble-step").hidden = !scribbles;
   $("scribble-need").textContent = m.inputs.scribbles === "required" ? "required" : "optional";
+  $("pins-step").hidden = !pinMethod(m);
+  const regions = declares(m, "regions");
+  for (const id of ["tool-region", "region-brush", "region-new"]) $(id).disabled = !regions;
+  if (!regions) $("tool-pin").checked = true;
   resetOutcome();
   showWorkspace();
   updateRunButton();
+  if (pinning()) schedulePreview(0);
 }
 
 function collectParams() {
@@ -167,6 +176,20 @@ function collectParams() {
     else out[input.name] = text;
   }
   return out;
+}
+
+function declares(m, kind) {
+  return Boolean(m && Object.values(m.inputs.declared || {}).some((i) => i.kind === kind));
+}
+
+// The pin tools are offered for methods steered by hints alone (auto, siggraph17). scribble takes hints too,
+// through the API; in the page its strokes are the guidance (a preview would need them as well).
+function pinMethod(m) {
+  return declares(m, "hints") && m.inputs.scribbles === "none" && m.inputs.reference !== "required";
+}
+
+function pinning() {
+  return pinMethod(currentMethod()) && Boolean(state.image);
 }
 
 function updateRunButton() {
@@ -203,13 +226,17 @@ async function setImage(file) {
   $("preview-img").src = state.imageUrl;
   state.strokes = [];
   state.grayData = null;
+  resetPins();
+  $("pins-img").src = state.imageUrl;
   if (img.naturalWidth > 0) {
     fitView(img.naturalWidth, img.naturalHeight);
     prepareCanvas(img);
+    preparePins(img.naturalWidth, img.naturalHeight);
   }
   resetOutcome();
   showWorkspace();
   updateRunButton();
+  if (pinning()) schedulePreview(0);
 }
 
 function setReference(file) {
@@ -219,6 +246,7 @@ function setReference(file) {
   if (prev.src.startsWith("blob:")) URL.revokeObjectURL(prev.src);
   prev.src = URL.createObjectURL(file);
   prev.hidden = false;
+  setPalette(file);  // the reference is also where the eyedropper picks colours
   resetOutcome();
   updateRunButton();
 }
@@ -232,7 +260,7 @@ function setMask(file) {
 // Show the picture as large as the panel allows (small images are scaled up), at most 70% of the window height.
 function fitView(w, h) {
   const width = `min(100%, ${(70 * w / Math.max(1, h)).toFixed(3)}vh)`;
-  for (const id of ["scribble-canvas", "compare-inner", "preview-img"]) $(id).style.width = width;
+  for (const id of ["scribble-canvas", "compare-inner", "preview-img", "pins-box"]) $(id).style.width = width;
 }
 
 // ---------------------------------------------------------------- scribble canvas
@@ -348,10 +376,16 @@ function showWorkspace() {
   const hasImage = Boolean(state.image);
   const comparing = !$("compare").hidden;
   const scribbling = Boolean(m && m.inputs.scribbles !== "none" && hasImage);
+  const pins = pinning() && !scribbling;
   $("scribble-wrap").hidden = !scribbling || comparing;
-  $("preview").hidden = !hasImage || scribbling || comparing;
+  $("pins-wrap").hidden = !pins || comparing;
+  $("preview").hidden = !hasImage || scribbling || pins || comparing;
   $("empty").hidden = hasImage;
-  if (!hasImage) { $("scribble-wrap").hidden = true; $("compare").hidden = true; $("preview").hidden = true; }
+  $("edit").hidden = !(scribbling || pins);
+  if (!hasImage) {
+    for (const id of ["scribble-wrap", "pins-wrap", "compare", "preview"]) $(id).hidden = true;
+  }
+  if (pins && !comparing) drawPins();
 }
 
 // ---------------------------------------------------------------- running a job
@@ -365,6 +399,7 @@ async function run() {
   if (m.inputs.reference !== "none" && state.reference) form.append("reference", state.reference, state.reference.name);
   if (m.inputs.mask && state.mask) form.append("mask", state.mask, state.mask.name);
   if (m.inputs.scribbles !== "none" && state.strokes.length) form.append("scribbles", await scribbleBlob(), "scribbles.png");
+  if (pinMethod(m)) await appendGuidance(form, m);
   $("compare").hidden = true;
   showWorkspace();
   setProgress(0);
@@ -473,6 +508,7 @@ async function showResult(job) {
   $("timings").textContent = `${job.width} x ${job.height} px, method ${(t.method_s || 0).toFixed(2)} s, total ${(t.total_s || 0).toFixed(2)} s`;
   $("compare").hidden = false;
   $("scribble-wrap").hidden = true;
+  $("pins-wrap").hidden = true;
   $("preview").hidden = true;
   $("empty").hidden = true;
   setProgress(1);
@@ -490,15 +526,437 @@ function bindCompare() {
   update();
 }
 
+// ---------------------------------------------------------------- colour pins, regions and the live preview
+// Pins and region strokes live in pixels of the image; the overlay canvas has the image's size and is scaled
+// by CSS like the picture under it. The picture is the latest low-resolution preview from /api/preview.
+const HIT_PX = 11;  // how near (in screen pixels) a press must be to grab a pin
+
+function resetPins() {
+  state.pins = []; state.regions = []; state.selected = null; state.currentRegion = null; state.history = [];
+  state.drag = null; state.painting = null;
+  $("swatches").innerHTML = "";
+  renderRegionList();
+  updatePinButtons();
+}
+
+function preparePins(w, h) {
+  const canvas = $("pins-canvas");
+  canvas.width = w;
+  canvas.height = h;
+  drawPins();
+}
+
+function screenScale() {
+  const canvas = $("pins-canvas");
+  return canvas.width / Math.max(1, canvas.getBoundingClientRect().width);
+}
+
+function pinPoint(e) {
+  const canvas = $("pins-canvas");
+  const r = canvas.getBoundingClientRect();
+  const x = (e.clientX - r.left) * canvas.width / r.width;
+  const y = (e.clientY - r.top) * canvas.height / r.height;
+  return [Math.min(canvas.width - 1, Math.max(0, x)), Math.min(canvas.height - 1, Math.max(0, y))];
+}
+
+function drawRegion(ctx, region, colour) {
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = colour;
+  ctx.fillStyle = colour;
+  for (const s of region.strokes) {
+    ctx.lineWidth = s.width;
+    ctx.beginPath();
+    ctx.moveTo(s.points[0][0], s.points[0][1]);
+    if (s.points.length === 1) {
+      ctx.arc(s.points[0][0], s.points[0][1], s.width / 2, 0, 2 * Math.PI);
+      ctx.fill();
+    } else {
+      for (const [x, y] of s.points.slice(1)) ctx.lineTo(x, y);
+      ctx.stroke();
+    }
+  }
+}
+
+function drawPins() {
+  const canvas = $("pins-canvas");
+  if (!canvas.width) return;
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.globalAlpha = 0.4;
+  for (const region of state.regions) drawRegion(ctx, region, region.color);
+  ctx.globalAlpha = 1;
+  const k = screenScale();
+  state.pins.forEach((p, i) => {
+    const r = (i === state.selected ? 8 : 6) * k;
+    ctx.beginPath();
+    ctx.arc(p.x, p.y, r, 0, 2 * Math.PI);
+    ctx.fillStyle = p.color;
+    ctx.fill();
+    ctx.lineWidth = 2 * k;
+    ctx.strokeStyle = "#ffffff";
+    ctx.stroke();
+    ctx.beginPath();
+    ctx.arc(p.x, p.y, r + 1.5 * k, 0, 2 * Math.PI);
+    ctx.lineWidth = (i === state.selected ? 2 : 1) * k;
+    ctx.strokeStyle = "#000000";
+    ctx.stroke();
+  });
+  canvas.dataset.pins = String(state.pins.length);
+  canvas.dataset.regions = String(state.regions.length);
+}
+
+function snapshot() {
+  return JSON.stringify({ pins: state.pins, regions: state.regions.map((r) => ({ color: r.color, strokes: r.strokes })) });
+}
+
+function remember() {
+  state.history.push(snapshot());
+  if (state.history.length > 200) state.history.shift();
+  state.colourEdit = false;
+  updatePinButtons();
+}
+
+function undoPins() {
+  const last = state.history.pop();
+  if (!last) return;
+  const s = JSON.parse(last);
+  state.pins = s.pins;
+  state.regions = s.regions;
+  state.selected = null;
+  state.currentRegion = state.regions.length ? state.regions.length - 1 : null;
+  state.colourEdit = false;
+  $("swatches").innerHTML = "";
+  renderRegionList();
+  pinsChanged();
+}
+
+function pinsChanged() {
+  drawPins();
+  updatePinButtons();
+  resetOutcome();
+  schedulePreview();
+}
+
+function updatePinButtons() {
+  $("pin-delete").disabled = state.selected === null;
+  $("pin-undo").disabled = state.history.length === 0;
+  $("pin-clear").disabled = state.pins.length === 0 && state.regions.length === 0;
+}
+
+function hitPin(x, y) {
+  const reach = HIT_PX * screenScale();
+  let best = null, bestD = reach * reach;
+  state.pins.forEach((p, i) => {
+    const d = (p.x - x) ** 2 + (p.y - y) ** 2;
+    if (d <= bestD) { best = i; bestD = d; }
+  });
+  return best;
+}
+
+function tool() {
+  return $("tool-region").checked ? "region" : "pin";
+}
+
+function selectPin(i) {
+  state.selected = i;
+  state.colourEdit = false;
+  if (i !== null) {
+    $("pin-color").value = state.pins[i].color;
+    suggestFor(i);
+  }
+  drawPins();
+  updatePinButtons();
+}
+
+function deleteSelected() {
+  if (state.selected === null) return;
+  remember();
+  state.pins.splice(state.selected, 1);
+  state.selected = null;
+  $("swatches").innerHTML = "";
+  pinsChanged();
+}
+
+// A colour chosen (picker, swatch, eyedropper) goes to the selected pin, or in brush mode to the current region.
+function applyColour(colour) {
+  $("pin-color").value = colour;
+  let target = null;
+  if (tool() === "pin" && state.selected !== null) target = state.pins[state.selected];
+  else if (tool() === "region" && state.currentRegion !== null) target = state.regions[state.currentRegion];
+  if (!target || target.color === colour) return;
+  if (!state.colourEdit) { remember(); state.colourEdit = true; }  // one undo step per colour-picking session
+  target.color = colour;
+  if (tool() === "region") renderRegionList();
+  pinsChanged();
+}
+
+function renderRegionList() {
+  const list = $("region-list");
+  list.innerHTML = "";
+  state.regions.forEach((r, i) => {
+    const li = document.createElement("li");
+    li.className = i === state.currentRegion ? "current" : "";
+    const chip = document.createElement("span");
+    chip.className = "chip";
+    chip.style.background = r.color;
+    const name = document.createElement("span");
+    name.textContent = `Region ${i + 1} ${r.color}`;
+    const pick = document.createElement("button");
+    pick.type = "button";
+    pick.textContent = "Select";
+    pick.addEventListener("click", () => {
+      state.currentRegion = i;
+      $("tool-region").checked = true;
+      $("pin-color").value = r.color;
+      state.colourEdit = false;
+      renderRegionList();
+    });
+    const del = document.createElement("button");
+    del.type = "button";
+    del.textContent = "Delete";
+    del.addEventListener("click", () => {
+      remember();
+      state.regions.splice(i, 1);
+      state.currentRegion = state.regions.length ? state.regions.length - 1 : null;
+      renderRegionList();
+      pinsChanged();
+    });
+    li.append(chip, name, pick, del);
+    list.appendChild(li);
+  });
+}
+
+function bindPins() {
+  const canvas = $("pins-canvas");
+  canvas.addEventListener("pointerdown", (e) => {
+    if (!state.image || e.button !== 0) return;
+    canvas.setPointerCapture(e.pointerId);
+    canvas.focus();
+    const [x, y] = pinPoint(e);
+    if (tool() === "region") {
+      remember();
+      if (state.currentRegion === null) {
+        state.regions.push({ color: $("pin-color").value, strokes: [] });
+        state.currentRegion = state.regions.length - 1;
+        renderRegionList();
+      }
+      state.painting = { width: Number($("region-brush").value) * screenScale(), points: [[x, y]] };
+      state.regions[state.currentRegion].strokes.push(state.painting);
+      drawPins();
+      return;
+    }
+    const hit = hitPin(x, y);
+    if (hit !== null) {
+      state.drag = { index: hit, before: snapshot(), moved: false };
+      selectPin(hit);
+      return;
+    }
+    remember();
+    state.pins.push({ x, y, color: $("pin-color").value });
+    selectPin(state.pins.length - 1);
+    pinsChanged();
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    if (state.painting) {
+      state.painting.points.push(pinPoint(e));
+      drawPins();
+    } else if (state.drag) {
+      const [x, y] = pinPoint(e);
+      const p = state.pins[state.drag.index];
+      if (!state.drag.moved && Math.hypot(p.x - x, p.y - y) < 2 * screenScale()) return;
+      state.drag.moved = true;
+      p.x = x; p.y = y;
+      drawPins();
+    }
+  });
+  const end = () => {
+    if (state.painting) {
+      state.painting = null;
+      pinsChanged();
+    } else if (state.drag) {
+      const { index, before, moved } = state.drag;
+      state.drag = null;
+      if (moved) {
+        state.history.push(before);
+        pinsChanged();
+        suggestFor(index);
+      }
+    }
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  canvas.addEventListener("keydown", (e) => {
+    if (e.key === "Delete" || e.key === "Backspace") { e.preventDefault(); deleteSelected(); }
+    if ((e.ctrlKey || e.metaKey) && e.key === "z") { e.preventDefault(); undoPins(); }
+  });
+  $("pin-color").addEventListener("input", (e) => applyColour(e.target.value));
+  $("pin-delete").addEventListener("click", deleteSelected);
+  $("pin-undo").addEventListener("click", undoPins);
+  $("pin-clear").addEventListener("click", () => {
+    remember();
+    state.pins = []; state.regions = []; state.selected = null; state.currentRegion = null;
+    $("swatches").innerHTML = "";
+    renderRegionList();
+    pinsChanged();
+  });
+  $("region-new").addEventListener("click", () => {
+    $("tool-region").checked = true;
+    state.currentRegion = null;  // the next stroke starts a region of the colour then chosen
+    renderRegionList();
+  });
+  for (const id of ["tool-pin", "tool-region"]) $(id).addEventListener("change", () => { state.colourEdit = false; });
+  $("edit").addEventListener("click", () => {
+    $("compare").hidden = true;
+    showWorkspace();
+    $("view").scrollIntoView({ block: "start" });
+  });
+  window.addEventListener("resize", drawPins);
+  bindDrop(null, "palette-input", setPalette);
+  $("palette-canvas").addEventListener("click", (e) => {
+    const c = $("palette-canvas");
+    const r = c.getBoundingClientRect();
+    const x = Math.floor((e.clientX - r.left) * c.width / r.width);
+    const y = Math.floor((e.clientY - r.top) * c.height / r.height);
+    const px = c.getContext("2d", { willReadFrequently: true }).getImageData(x, y, 1, 1).data;
+    c.dataset.pickedAt = `${x},${y}`;
+    applyColour(`#${[px[0], px[1], px[2]].map((v) => v.toString(16).padStart(2, "0")).join("")}`);
+  });
+}
+
+// The eyedropper's photo: a reference image loaded for another method, or one chosen here.
+async function setPalette(file) {
+  const img = new Image();
+  const url = URL.createObjectURL(file);
+  img.src = url;
+  try { await img.decode(); } catch (e) { URL.revokeObjectURL(url); return; }
+  const c = $("palette-canvas");
+  const scale = Math.min(1, 600 / Math.max(img.naturalWidth, img.naturalHeight));
+  c.width = Math.max(1, Math.round(img.naturalWidth * scale));
+  c.height = Math.max(1, Math.round(img.naturalHeight * scale));
+  c.getContext("2d", { willReadFrequently: true }).drawImage(img, 0, 0, c.width, c.height);
+  URL.revokeObjectURL(url);
+  c.hidden = false;
+  state.palette = file;
+  $("palette-text").textContent = `Eyedropper: click ${file.name} below to pick a colour`;
+}
+
+function hintsJson() {
+  // a pin sits on a pixel: its centre, as tinct reads x = column, y = row
+  return JSON.stringify(state.pins.map((p) => ({ x: Math.round(p.x * 10) / 10, y: Math.round(p.y * 10) / 10,
+                                                  color: p.color })));
+}
+
+function regionMaskBlob(region) {
+  const canvas = $("pins-canvas");
+  const c = document.createElement("canvas");
+  c.width = canvas.width; c.height = canvas.height;
+  const ctx = c.getContext("2d");
+  ctx.fillStyle = "#000000";
+  ctx.fillRect(0, 0, c.width, c.height);
+  drawRegion(ctx, region, "#ffffff");
+  return new Promise((resolve) => c.toBlob(resolve, "image/png"));
+}
+
+async function appendGuidance(form, m) {
+  if (state.pins.length) form.append("hints", hintsJson());
+  const regions = declares(m, "regions") ? state.regions.filter((r) => r.strokes.length) : [];
+  if (!regions.length) return;
+  form.append("regions", JSON.stringify(regions.map((r, i) => ({ mask: i, color: r.color }))));
+  for (const [i, r] of regions.entries()) form.append("region_mask", await regionMaskBlob(r), `region-${i}.png`);
+}
+
+// The live preview: debounced, one request at a time; a change made meanwhile sends one more when it ends.
+function schedulePreview(delay = 250) {
+  if (!pinning()) return;
+  clearTimeout(state.preview.timer);
+  state.preview.timer = setTimeout(requestPreview, delay);
+}
+
+async function requestPreview() {
+  const m = currentMethod();
+  if (!pinning()) return;
+  if (state.preview.busy) { state.preview.again = true; return; }
+  state.preview.busy = true;
+  state.preview.again = false;
+  const image = state.image;
+  const pins = state.pins.length;
+  $("pins-canvas").classList.add("busy");
+  const t0 = performance.now();
+  try {
+    const form = new FormData();
+    form.append("image", image, image.name);
+    form.append("method", m.name);
+    form.append("params", JSON.stringify(collectParams()));
+    await appendGuidance(form, m);
+    const res = await api("/api/preview", { method: "POST", body: form });
+    const blob = await res.blob();
+    if (image !== state.image || m !== currentMethod()) return;  // the picture or method changed meanwhile
+    if (state.preview.url) URL.revokeObjectURL(state.preview.url);
+    state.preview.url = URL.createObjectURL(blob);
+    const img = $("pins-img");
+    img.src = state.preview.url;
+    await img.decode().catch(() => {});
+    state.preview.seq += 1;
+    img.dataset.previewSeq = String(state.preview.seq);
+    img.dataset.previewPins = String(pins);
+    $("preview-status").classList.remove("error");
+    $("preview-status").textContent = `preview ${res.headers.get("X-Preview-Size") || ""} in ${Math.round(performance.now() - t0)} ms`;
+  } catch (err) {
+    $("preview-status").classList.add("error");
+    $("preview-status").textContent = err.message.startsWith("preview:") ? err.message : `preview: ${err.message}`;
+  } finally {
+    state.preview.busy = false;
+    $("pins-canvas").classList.remove("busy");
+    if (state.preview.again) schedulePreview(0);
+  }
+}
+
+// Suggested colours at a pin: the network's most likely colours there, given the other pins.
+async function suggestFor(index) {
+  const m = currentMethod();
+  const pin = state.pins[index];
+  if (!pin || !m) return;
+  const seq = ++state.suggestSeq;
+  const form = new FormData();
+  form.append("image", state.image, state.image.name);
+  form.append("method", m.name);
+  form.append("x", String(Math.round(pin.x * 10) / 10));
+  form.append("y", String(Math.round(pin.y * 10) / 10));
+  form.append("k", "8");
+  const others = state.pins.filter((p, i) => i !== index);
+  if (others.length) form.append("hints", JSON.stringify(others.map((p) => ({ x: p.x, y: p.y, color: p.color }))));
+  try {
+    const found = await (await api("/api/suggest", { method: "POST", body: form })).json();
+    if (seq !== state.suggestSeq) return;
+    const box = $("swatches");
+    box.innerHTML = "";
+    for (const s of found) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "swatch";
+      b.style.background = s.color;
+      b.dataset.color = s.color;
+      b.title = `${s.color} (${Math.round(s.probability * 100)}%)`;
+      b.setAttribute("aria-label", b.title);
+      b.addEventListener("click", () => applyColour(s.color));
+      box.appendChild(b);
+    }
+  } catch (err) {
+    if (seq === state.suggestSeq) $("swatches").textContent = `suggestions: ${err.message}`;
+  }
+}
+
 // ---------------------------------------------------------------- start
 window.addEventListener("DOMContentLoaded", () => {
   bindDrop("drop", "image-input", setImage);
   bindDrop(null, "reference-input", setReference);
   bindDrop(null, "mask-input", setMask);
   bindCanvas();
+  bindPins();
   bindCompare();
   $("method").addEventListener("change", onMethodChange);
-  $("params").addEventListener("change", resetOutcome);
+  $("params").addEventListener("change", () => { resetOutcome(); schedulePreview(); });
   $("post").addEventListener("change", resetOutcome);
   $("run").addEventListener("click", run);
   $("cancel").addEventListener("click", cancel);

@@ -173,9 +173,10 @@ def test_scribble_in_browser(page, server, photos, tmp_path):
     page.select_option("#method", "scribble")
     assert page.locator("#scribble-canvas").is_visible()
     assert page.locator("#run").is_disabled()  # no strokes yet
-    box = page.locator("#scribble-canvas").bounding_box()
     for colour, (fy, x0, x1) in (("#d03020", (0.3, 0.15, 0.45)), ("#2060e0", (0.75, 0.55, 0.9))):
-        page.fill("#color", colour)
+        page.fill("#color", colour)  # may scroll the page (scribble's form is long): measure the canvas after it
+        page.locator("#scribble-canvas").scroll_into_view_if_needed()
+        box = page.locator("#scribble-canvas").bounding_box()
         page.mouse.move(box["x"] + x0 * box["width"], box["y"] + fy * box["height"])
         page.mouse.down()
         for t in np.linspace(0, 1, 8):
@@ -301,3 +302,153 @@ def test_token_prompt_clears(browser, token_server, console):
     finally:
         page.close()
     assert not [e for e in console["errors"] if e.startswith("page error")]
+
+
+# ---------------------------------------------------------------------------------------------- colour pins
+def _preview_pixel(page, x, y):
+    """RGB of the shown preview at pixel (x, y) (the preview has the image's size below 512 px)."""
+    return np.array(page.locator("#pins-img").evaluate(
+        """(img, [x, y]) => {
+             const c = document.createElement("canvas");
+             c.width = img.naturalWidth; c.height = img.naturalHeight;
+             const ctx = c.getContext("2d");
+             ctx.drawImage(img, 0, 0);
+             return Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3));
+           }""", [x, y]))
+
+
+def _wait_preview(page, after: int, pins: int, regions: int = 0, timeout: float = 60.0) -> int:
+    """Wait for a preview newer than ``after`` made with ``pins`` pins and no request pending; its number."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    img, canvas = page.locator("#pins-img"), page.locator("#pins-canvas")
+    while time.monotonic() < deadline:
+        seq = int(img.get_attribute("data-preview-seq") or 0)
+        if (seq > after and img.get_attribute("data-preview-pins") == str(pins)
+                and canvas.get_attribute("data-regions") == str(regions)
+                and "busy" not in (canvas.get_attribute("class") or "")):
+            page.wait_for_timeout(400)  # a debounced request may still be due
+            if int(img.get_attribute("data-preview-seq")) == seq and "busy" not in (canvas.get_attribute("class") or ""):
+                return seq
+        page.wait_for_timeout(50)
+    raise AssertionError(f"no new preview with {pins} pins: {page.locator('#preview-status').inner_text()}")
+
+
+def _lab_ab(rgb):
+    from tinct.color import rgb2lab
+
+    return rgb2lab(np.asarray(rgb, np.float32).reshape(1, 1, 3) / 255.0)[0, 0, 1:]
+
+
+def _ab_distance(rgb, colour):
+    want = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return float(np.linalg.norm(_lab_ab(rgb) - _lab_ab(want)))
+
+
+def test_colour_pins_in_browser(page, server, photos, tmp_path):
+    """Drop a pin: the preview's colour at that point moves to the pin's; drag, undo, swatches, a region, Run."""
+    import httpx
+    from playwright.sync_api import expect
+
+    page.set_input_files("#image-input", str(photos["gray"]))
+    page.select_option("#method", "auto")
+    expect(page.locator("#pins-step")).to_be_visible()
+    expect(page.locator("#pins-wrap")).to_be_visible()
+    seq = _wait_preview(page, 0, pins=0)  # the automatic result, before any pin
+    h, w = photos["gray_pixels"].shape
+    box = page.locator("#pins-canvas").bounding_box()
+
+    def at(x, y):
+        return box["x"] + (x + 0.5) * box["width"] / w, box["y"] + (y + 0.5) * box["height"] / h
+
+    green, navy = "#20c040", "#1f2a7a"
+    p, q = (60, 64), (150, 90)
+    before = _preview_pixel(page, *p)
+    page.fill("#pin-color", green)
+    page.mouse.click(*at(*p))
+    seq = _wait_preview(page, seq, pins=1)
+    after = _preview_pixel(page, *p)
+    d0, d1 = _ab_distance(before, green), _ab_distance(after, green)
+    assert d1 < d0 - 20 and d1 < 30, (before, after, d0, d1)  # the preview's colour went to the pin's
+    shot = tmp_path / "tinct-ui-pin.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"\nscreenshot: {shot}")
+
+    # suggested swatches for the pin, from /api/suggest; picking one recolours the pin
+    expect(page.locator("#swatches .swatch")).to_have_count(8, timeout=30_000)
+    swatch = page.locator("#swatches .swatch").nth(1)
+    chosen = swatch.get_attribute("data-color")
+    swatch.click()
+    assert page.locator("#pin-color").input_value() == chosen
+    seq = _wait_preview(page, seq, pins=1)
+    page.fill("#pin-color", green)  # and back: the picker recolours the selected pin
+    seq = _wait_preview(page, seq, pins=1)
+
+    # drag the pin to q: the colour follows it; undo puts it back
+    before_q = _preview_pixel(page, *q)
+    page.mouse.move(*at(*p))
+    page.mouse.down()
+    for t in np.linspace(0, 1, 6):
+        page.mouse.move(*at(p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
+    page.mouse.up()
+    seq = _wait_preview(page, seq, pins=1)
+    assert _ab_distance(_preview_pixel(page, *q), green) < _ab_distance(before_q, green) - 20
+    page.click("#pin-undo")
+    seq = _wait_preview(page, seq, pins=1)
+    assert _ab_distance(_preview_pixel(page, *p), green) < 30
+
+    # paint a region and pick its colour
+    page.check("#tool-region")
+    page.fill("#pin-color", navy)
+    y0 = 20
+    page.mouse.move(*at(110, y0))
+    page.mouse.down()
+    for x in np.linspace(110, 180, 10):
+        page.mouse.move(*at(x, y0))
+    page.mouse.up()
+    seq = _wait_preview(page, seq, pins=1, regions=1)
+    assert _ab_distance(_preview_pixel(page, 145, y0), navy) < 20
+    expect(page.locator("#region-list li")).to_have_count(1)
+
+    # Run: the full-resolution job carries the pins and the region
+    page.click("#run")
+    job_id, result = _result(page, server)
+    job = httpx.get(f"{server.url}/api/jobs/{job_id}").json()
+    assert job["method"] == "auto" and len(job["hints"]) == 1, job
+    pin = job["hints"][0]
+    assert pin["color"] == green and abs(pin["x"] - (p[0] + 0.5)) <= 0.6 and abs(pin["y"] - (p[1] + 0.5)) <= 0.6
+    assert job["regions"] == [{"mask": 0, "color": navy}]
+    assert _ab_distance(result[p[1], p[0]], green) < 30
+    assert _ab_distance(result[y0, 145], navy) < 20
+    shot = tmp_path / "tinct-ui-pins-result.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"\nscreenshot: {shot}")
+
+    # back to editing: select the pin and delete it with the keyboard
+    page.click("#edit")
+    expect(page.locator("#pins-wrap")).to_be_visible()
+    page.check("#tool-pin")
+    page.locator("#pins-canvas").scroll_into_view_if_needed()
+    box = page.locator("#pins-canvas").bounding_box()  # the page scrolled to the result
+    page.mouse.click(*at(*p))
+    assert page.locator("#pin-delete").is_enabled()
+    assert page.locator("#pins-canvas").get_attribute("data-pins") == "1"  # selected, not a second pin
+    page.keyboard.press("Delete")
+    assert page.locator("#pins-canvas").get_attribute("data-pins") == "0"
+    _wait_preview(page, seq, pins=0, regions=1)
+    # the eyedropper: a colour photo to pick from; a click there recolours the selected pin
+    page.set_input_files("#palette-input", str(photos["reference"]))
+    expect(page.locator("#palette-canvas")).to_be_visible()
+    page.mouse.click(*at(*q))  # a new pin, selected
+    seq = _wait_preview(page, 0, pins=1, regions=1)
+    palette = page.locator("#palette-canvas")
+    pbox = palette.bounding_box()
+    palette.click(position={"x": pbox["width"] * 0.3, "y": pbox["height"] * 0.4})
+    picked = page.locator("#pin-color").input_value()
+    px, py = (int(v) for v in palette.get_attribute("data-picked-at").split(","))
+    assert abs(px - pbox["width"] * 0.3) <= 1 and abs(py - pbox["height"] * 0.4) <= 1  # (the palette is 150 x 100)
+    rgb = palette.evaluate("(c, [x, y]) => Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data.slice(0, 3))",
+                           [px, py])
+    assert picked == "#" + bytes(rgb).hex(), (picked, rgb)
+    _wait_preview(page, seq, pins=1, regions=1)

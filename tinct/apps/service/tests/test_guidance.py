@@ -351,3 +351,34 @@ def test_quick_pool_is_bounded(monkeypatch):
     assert outcomes.count("ok") == quick.MAX_WAITING + 1
     refused = [o for o in outcomes if o != "ok"]
     assert len(refused) == 3 and all(o[0] == 503 and "requests are waiting already" in o[1] for o in refused)
+
+
+def test_quick_process_outlives_the_thread_that_started_it(tmp_path):
+    """The quick process is tied to the server's life, not to the request thread that needed it first
+    (Linux sends PR_SET_PDEATHSIG when the forking *thread* ends; request threads end when idle)."""
+    import os
+
+    from tinct.apps.service.services import quick
+    from tinct.apps.service.settings import Settings
+
+    (tmp_path / "region_mask.0.upload").write_bytes(png_bytes(np.full((8, 8), 255, np.uint8)))
+    (tmp_path / "region_mask.1.upload").write_bytes(png_bytes(np.zeros((8, 8), np.uint8)))
+    pool = quick.QuickPool(Settings(data_dir=tmp_path / "data", executor="process", workers=1, job_memory_mb=0))
+    args = {"folder": str(tmp_path), "max_pixels": 10_000}
+    try:
+        starter = threading.Thread(target=pool.call, args=("check_regions", "regions"),
+                                   kwargs={**args, "regions": [{"mask": 0, "color": NAVY}]})
+        starter.start()
+        starter.join()
+        pid = pool.pid
+        assert pid is not None and pid != os.getpid()
+        time.sleep(0.5)
+        assert pool.call("check_regions", "regions", **args, regions=[{"mask": 0, "color": NAVY}]) is None
+        assert pool.pid == pid  # the same process, alive after its starter thread ended
+        with pytest.raises(quick.QuickError) as err:
+            pool.call("check_regions", "regions", **args, regions=[{"mask": 0, "color": NAVY}, {"mask": 1,
+                                                                                                  "color": RED}])
+        assert err.value.status == 400 and str(err.value) == "regions[1]: the mask is empty (no pixel is set)"
+    finally:
+        pool.stop()
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
