@@ -382,3 +382,25 @@ def test_quick_process_outlives_the_thread_that_started_it(tmp_path):
     finally:
         pool.stop()
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_scribble_job_takes_hints(client, gray):
+    """scribble declares hints too: they reach it from the same field, fixed like its strokes."""
+    data, pixels = gray
+    marks = np.repeat(pixels[..., None], 3, axis=2)
+    marks[60:66, 10:40] = (200, 40, 30)  # one red stroke, far from the pin
+    r = client.post("/api/jobs", files=[("image", ("gray.png", data)), ("scribbles", ("s.png", png_bytes(marks)))],
+                    data={"method": "scribble", "hints": json.dumps([{"x": 100, "y": 15, "color": "#2050d0"}])})
+    assert r.status_code == 201, r.text
+    job = _wait(client, r.json()["id"])
+    assert job["state"] == "done", job
+    assert client.get(f"/api/jobs/{job['id']}").json()["hints"] == [{"x": 100, "y": 15, "color": "#2050d0"}]
+    out = decode_png(client.get(f"/api/jobs/{job['id']}/result").content)
+    assert np.linalg.norm(_ab(out[15, 100]) - _hex_ab("#2050d0")) < np.linalg.norm(_ab(out[15, 100]) - _hex_ab(
+        "#c82818"))
+    # regions are not among scribble's inputs
+    mask = np.full(pixels.shape, 255, np.uint8)
+    r = client.post("/api/jobs", files=[("image", ("gray.png", data)), ("scribbles", ("s.png", png_bytes(marks))),
+                                        ("region_mask", ("m.png", png_bytes(mask)))],
+                    data={"method": "scribble", "regions": json.dumps([{"mask": 0, "color": NAVY}])})
+    assert _detail(r, 400).startswith("regions: method 'scribble' does not take regions")
