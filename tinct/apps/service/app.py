@@ -137,6 +137,9 @@ def create_app(settings: Settings | None = None):
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 400 and detail.endswith("exceeded maximum size of 1024KB."):
+            # the form parser's cap on one text field; name what is likely behind it
+            detail = "form: a text field is longer than 1 MiB (hints: at most 10,000 pins, about 600 kB)"
         return JSONResponse({"detail": " ".join(detail.split())}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 

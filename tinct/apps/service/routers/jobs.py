@@ -94,8 +94,7 @@ async def known_fields(request: Request) -> None:
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         raise _bad("request: expected a multipart/form-data body (fields image, method, params, ...)", 415)
-    form = await request.form()  # parsed once: FastAPI reuses it for the parameters below
-    check_fields(form, FIELDS)
+    check_fields(await request.form(), FIELDS)  # parsed once: FastAPI reuses it for the parameters below
 
 
 def check_fields(form, fields: tuple[str, ...]) -> None:

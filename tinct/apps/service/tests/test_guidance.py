@@ -129,6 +129,7 @@ def test_region_colour(client, gray):
     ([{"x": 1, "y": 1, "color": "#" + "a" * 300}], "hints[0].color: a string longer than 256 characters"),
     ('[{"x": 1' + "0" * 40 + ', "y": 1, "color": "#ff0000"}]', "hints: a number has more than 15 digits"),
     ([{"x": 1, "y": 1, "color": RED}] * 10_001, "hints: at most 10,000 hints, got 10,001"),
+    ("[" + " " * 1_100_000 + "]", "form: a text field is longer than 1 MiB"),
 ])
 def test_bad_hints(client, gray, hints, expected):
     detail = _detail(_submit(client, gray[0], hints=hints), 400)
