@@ -19,6 +19,11 @@ def add_parser(sub) -> None:
     p.add_argument("--target-mask", "--mask", dest="mask", default=None,
                    help="image file: nonzero where the target may change")
     p.add_argument("--reference-mask", default=None, help="image file: nonzero where reference colours are measured")
+    p.add_argument("--export-lut", default=None, metavar="FILE.cube",
+                   help="also write the transfer as a 3D LUT (.cube, for Resolve, Premiere, OBS, ffmpeg lut3d); "
+                        "pointwise methods (reinhard, mkl, gmm, sliced) without masks, one target")
+    p.add_argument("--lut-size", type=int, default=None, metavar="N",
+                   help="LUT points per axis with --export-lut (default 33)")
     p.add_argument("--format", default=None, help="output format (png, jpg, tif, webp, bmp); default: the input's")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     add_method_options(p, "transfer")
@@ -36,7 +41,28 @@ def run(args) -> int:
     files = collect_inputs(args.targets)
     if args.mask is not None and len(files) > 1:
         raise ParameterError("--target-mask: a target mask fits one target image, got several")
+    if args.lut_size is not None and not args.export_lut:
+        raise ParameterError("--lut-size: only with --export-lut")
+    if args.export_lut:
+        from tinct.transfer.lut import check_lutable
+
+        if len(files) > 1:
+            raise ParameterError("--export-lut: a LUT is fitted on one target image, got several")
+        check_lutable(job.method.name, {**{k: v for k, v in job.inputs.items() if k != "reference"}, **job.params})
     outputs = output_paths(files, args.output, job.method.name, parse_suffix(args.format, "--format"))
     done, failed = run_files(job, [(f, o) for (f, _), o in zip(files, outputs)],
                              progress=lambda it: progress(it, len(files), job.method.name, args.progress))
+    if args.export_lut and done:
+        done[0]["lut"] = str(export_lut_for(job, files[0][0], args.export_lut, args.lut_size, args.overwrite))
     return report(args, job.method.name, done, failed)
+
+
+def export_lut_for(job, target_path, path, size, overwrite: bool):
+    """Fit the job's transfer as a LUT on its target and write it (``--export-lut``)."""
+    from tinct.io import read_image
+    from tinct.transfer.lut import DEFAULT_SIZE, export_lut
+
+    target = read_image(target_path, max_pixels=job.max_pixels).pixels
+    export_lut(job.method.name, target, job.inputs["reference"], path, size or DEFAULT_SIZE, overwrite=overwrite,
+               **job.params)
+    return path

@@ -221,3 +221,25 @@ def test_colorize_writes_one_named_file_or_into_a_folder(tmp_path, capsys):
     folder.mkdir()
     assert run_cli(capsys, "colorize", tmp_path / "gray.png", "--scribbles", tmp_path / "marked.png", "-o", folder)[0] == 0
     assert [p.name for p in folder.iterdir()] == ["gray.scribble.png"]
+
+
+def test_transfer_exports_a_lut_that_reproduces_it(tmp_path, capsys):
+    from tinct.color import rgb2lab
+    from tinct.data import TRANSFER_PAIR, example
+
+    target, reference = (str(example(n)) for n in TRANSFER_PAIR)
+    out, cube = tmp_path / "t.png", tmp_path / "t.cube"
+    assert main(["transfer", target, "-r", reference, "-m", "mkl", "-o", str(out), "--export-lut", str(cube),
+                 "--lut-size", "17"]) == 0
+    assert "LUT_3D_SIZE 17" in cube.read_text()
+    assert main(["lut", "apply", str(cube), target, "-o", str(tmp_path / "applied.png")]) == 0
+    a, b = (read_image(p).pixels / 255.0 for p in (out, tmp_path / "applied.png"))
+    assert np.linalg.norm(rgb2lab(a) - rgb2lab(b), axis=-1).mean() < 1.5
+    capsys.readouterr()
+    for argv, message in [(["-m", "superpixel"], "not a pointwise transfer"),
+                          (["--mask", target], "masked transfers are not LUT-able")]:
+        assert main(["transfer", target, "-r", reference, "-o", str(tmp_path / "x.png"),
+                     "--export-lut", str(tmp_path / "x.cube"), *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.cube").exists()
