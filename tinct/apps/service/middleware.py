@@ -115,7 +115,9 @@ class LimitsMiddleware:
         self.allowed_hosts = allowed_hosts
         self.settings = settings
         self.limiter = RateLimiter(settings.rate_limit if settings is not None else 0.0)
-        self._uploads: asyncio.Semaphore | None = None
+        # upload slots per kind: a preview holds its slot while it waits in the quick pool, so previews get
+        # slots of their own and never keep a submission's upload waiting
+        self._uploads: dict[str, asyncio.Semaphore] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -227,14 +229,15 @@ class LimitsMiddleware:
         from starlette.concurrency import run_in_threadpool
 
         await run_in_threadpool(_store_checks, state.store, settings, owner or key, length, kind == "jobs")
-        if self._uploads is None:
-            self._uploads = asyncio.Semaphore(settings.max_uploads)
+        slots = self._uploads.get(kind)
+        if slots is None:
+            slots = self._uploads[kind] = asyncio.Semaphore(settings.max_uploads)
         try:
-            await asyncio.wait_for(self._uploads.acquire(), UPLOAD_WAIT_S)
+            await asyncio.wait_for(slots.acquire(), UPLOAD_WAIT_S)
         except TimeoutError:
             raise Refused(503, f"uploads: {settings.max_uploads} uploads are being received already "
                                "(--max-uploads); try again shortly", {"Retry-After": "2"}) from None
-        return self._uploads.release
+        return slots.release
 
 
 def _store_checks(store, settings, owner: str, length: int, queue: bool = True) -> None:

@@ -288,16 +288,19 @@ def test_upload_slots(make_client):
         mw = app if isinstance(app, middleware.LimitsMiddleware) else None
         app = getattr(app, "app", None)
     assert mw is not None
-    mw._uploads = asyncio.Semaphore(0)  # every slot taken
+    mw._uploads = {"jobs": asyncio.Semaphore(0)}  # every slot of submissions taken
     old, middleware.UPLOAD_WAIT_S = middleware.UPLOAD_WAIT_S, 0.2
     try:
         img, ref = _images(11)
         r = submit(client, img, reference=ref)
+        # previews and suggestions have slots of their own (they hold one while waiting for the quick pool)
+        quick = client.post("/api/preview", files={"image": ("a.png", png_bytes(img))}, data={"method": "reinhard"})
     finally:
         middleware.UPLOAD_WAIT_S = old
     assert _detail(r, 503).startswith("uploads: 1 uploads are being received already (--max-uploads)")
     assert r.headers["retry-after"] == "2"
-    mw._uploads = asyncio.Semaphore(1)
+    assert _detail(quick, 400).startswith("method: 'reinhard' takes no colour hints")  # admitted, judged by the route
+    mw._uploads["jobs"] = asyncio.Semaphore(1)
     assert submit(client, img, reference=ref).status_code == 201
 
 
