@@ -405,3 +405,38 @@ def test_scribble_job_takes_hints(client, gray):
                                         ("region_mask", ("m.png", png_bytes(mask)))],
                     data={"method": "scribble", "regions": json.dumps([{"mask": 0, "color": NAVY}])})
     assert _detail(r, 400).startswith("regions: method 'scribble' does not take regions")
+
+
+@pytest.mark.parametrize("path", ["/api/preview", "/api/suggest"])
+@pytest.mark.parametrize(("body", "ctype"), [
+    (b"garbage", "multipart/form-data; boundary=abc"),
+    (b"x", "multipart/form-data"),
+    (b"--abc\r\nContent-Disposition: form-data\r\n\r\nm\r\n--abc--\r\n", "multipart/form-data; boundary=abc"),
+    (b"--abc\r\nContent-Disposition: form-data; name=\"hints\"\r\n\r\n[\xff\xfe]\r\n--abc--\r\n",
+     "multipart/form-data; boundary=abc"),
+    (b'{"x": 1}', "application/json"),
+    (b"", ""),
+    (b"x=1&y=2&image=abc", "application/x-www-form-urlencoded"),
+])
+def test_broken_bodies_never_500(client, path, body, ctype):
+    headers = {"content-type": ctype} if ctype else {}
+    r = client.post(path, content=body, headers=headers)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    assert "\n" not in r.json()["detail"]
+
+
+def test_odd_fields_never_500(client, gray):
+    data, _ = gray
+    image = {"image": ("g.png", data)}
+    for path, form in [("/api/preview", {"hints": "\u00e9\u0000"}), ("/api/preview", {"regions": "[]"}),
+                       ("/api/preview", {"regions": "[{}]"}), ("/api/preview", {"method": "\u0000"}),
+                       ("/api/preview", {"params": "[1]"}), ("/api/preview", {"hints": "null"}),
+                       ("/api/preview", {"hints": '[{"x": 1e400, "y": 1, "color": "#fff"}]'}),
+                       ("/api/preview", {"hints": '[{"x": 1, "y": 1, "color": {"r": 1}}]'}),
+                       ("/api/suggest", {"x": "1e999", "y": "1"}), ("/api/suggest", {"x": "1", "y": "1", "k": "1e9"}),
+                       ("/api/suggest", {"x": "1", "y": "1", "method": "x" * 100})]:
+        r = client.post(path, files=image, data=form)
+        if form == {"regions": "[]"}:
+            assert r.status_code == 200  # an empty list: no regions
+            continue
+        assert 400 <= r.status_code < 500, (path, form, r.status_code, r.text)
