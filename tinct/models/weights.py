@@ -109,84 +109,56 @@ def add(entry: WeightsEntry) -> WeightsEntry:
     return entry
 
 
-add(WeightsEntry(
-    name="eccv16",
-    arch="eccv16",
-    file="colorization_release_v2-9b330a0b.pth",
-    url="https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth",
-    sha256_prefix="9b330a0b",
-    input_size=256,
-    bins="313",
-    licence="BSD-2-Clause (richzhang/colorization)",
-    training_data="ImageNet ILSVRC 2012 training set, 1.3 M images (class-rebalanced loss, lambda = 0.5)",
+def _hub_file(url: str) -> dict:
+    """``file``, ``url`` and ``sha256_prefix`` of a file published under a torch.hub name (``NAME-<8 hex>.pth``)."""
+    file = url.rsplit("/", 1)[1]
+    return {"file": file, "url": url, "sha256_prefix": file.rsplit("-", 1)[1].split(".")[0]}
+
+
+# Zhang et al.'s releases: the PyTorch port (torch.hub names, run at 256 px) and the original Caffe files (224 px).
+_ZHANG_LICENCE = "BSD-2-Clause (richzhang/colorization)"
+_ZHANG_PORT = "https://colorizers.s3.us-east-2.amazonaws.com/"
+_ZHANG_CAFFE = "http://eecs.berkeley.edu/~rich.zhang/projects/2016_colorization/files/demo_v2/"
+_ZHANG_PROTOTXT = "https://raw.githubusercontent.com/richzhang/colorization/caffe/colorization/models/"
+_IMAGENET = "ImageNet ILSVRC 2012 training set"
+
+
+def _zhang_port(name: str, file: str, bins: str, **fields) -> WeightsEntry:
+    return add(WeightsEntry(name=name, arch=name, **_hub_file(_ZHANG_PORT + file), input_size=256, bins=bins,
+                            licence=_ZHANG_LICENCE, **fields))
+
+
+def _zhang_caffe(name: str, file: str, base: str = _ZHANG_CAFFE, format: str = "caffe", **fields) -> WeightsEntry:
+    return add(WeightsEntry(name=name, arch="eccv16", file=file, url=base + file, input_size=224, bins="313",
+                            licence=_ZHANG_LICENCE, format=format, **fields))
+
+
+_zhang_port(
+    "eccv16", "colorization_release_v2-9b330a0b.pth", "313", logit_scale=1.0 / PAPER_TEMPERATURE,
+    training_data=f"{_IMAGENET}, 1.3 M images (class-rebalanced loss, lambda = 0.5)",
     metrics={"AuC rebal (ImageNet val, paper Tab. 1)": 67.3, "AuC non-rebal (paper Tab. 1)": 89.5,
              "AMT fooling rate % (paper)": 32.3},
-    logit_scale=1.0 / PAPER_TEMPERATURE,
     notes="The authors' PyTorch port of the Caffe release; its code applies no temperature, so the Caffe "
           "conv8_313_rh factor 1/0.38 is taken to be folded into model8.6 (not checked offline).",
-))
-add(WeightsEntry(
-    name="siggraph17",
-    arch="siggraph17",
-    file="siggraph17-df00044c.pth",
-    url="https://colorizers.s3.us-east-2.amazonaws.com/siggraph17-df00044c.pth",
-    sha256_prefix="df00044c",
-    input_size=256,
-    bins="529",
-    licence="BSD-2-Clause (richzhang/colorization)",
-    training_data="ImageNet ILSVRC 2012 training set, with simulated user hints",
+)
+_zhang_port(
+    "siggraph17", "siggraph17-df00044c.pth", "529", training_data=f"{_IMAGENET}, with simulated user hints",
     metrics={"PSNR dB, automatic, ImageNet ctest10k (paper Fig. 4)": 24.43},
     notes="Automatic mode = no hints; the regression head is what the port returns.",
-))
-add(WeightsEntry(
-    name="eccv16-caffe",
-    arch="eccv16",
-    file="colorization_release_v2.caffemodel",
-    url="http://eecs.berkeley.edu/~rich.zhang/projects/2016_colorization/files/demo_v2/colorization_release_v2.caffemodel",
-    input_size=224,
-    bins="313",
-    licence="BSD-2-Clause (richzhang/colorization)",
-    training_data="ImageNet ILSVRC 2012 training set (class-rebalanced loss)",
-    metrics={"AuC rebal (ImageNet val, paper Tab. 1)": 67.3},
-    format="caffe",
-    companion="eccv16-caffe-prototxt",
+)
+_zhang_caffe(
+    "eccv16-caffe", "colorization_release_v2.caffemodel", companion="eccv16-caffe-prototxt",
+    training_data=f"{_IMAGENET} (class-rebalanced loss)", metrics={"AuC rebal (ImageNet val, paper Tab. 1)": 67.3},
     notes="Original Caffe release of Zhang et al.; needs OpenCV < 5 for cv2.dnn, else tinct reads the blobs itself.",
-))
-add(WeightsEntry(
-    name="eccv16-caffe-norebal",
-    arch="eccv16",
-    file="colorization_release_v2_norebal.caffemodel",
-    url="http://eecs.berkeley.edu/~rich.zhang/projects/2016_colorization/files/demo_v2/"
-        "colorization_release_v2_norebal.caffemodel",
-    input_size=224,
-    bins="313",
-    licence="BSD-2-Clause (richzhang/colorization)",
-    training_data="ImageNet ILSVRC 2012 training set (no class rebalancing)",
-    metrics={"AuC non-rebal (ImageNet val, paper Tab. 1)": 91.1},
-    format="caffe",
-    companion="eccv16-caffe-prototxt",
-))
-add(WeightsEntry(
-    name="eccv16-caffe-prototxt",
-    arch="eccv16",
-    file="colorization_deploy_v2.prototxt",
-    url="https://raw.githubusercontent.com/richzhang/colorization/caffe/colorization/models/"
-        "colorization_deploy_v2.prototxt",
-    input_size=224,
-    bins="313",
-    licence="BSD-2-Clause (richzhang/colorization)",
-    format="prototxt",
-))
+)
+_zhang_caffe("eccv16-caffe-norebal", "colorization_release_v2_norebal.caffemodel", companion="eccv16-caffe-prototxt",
+             training_data=f"{_IMAGENET} (no class rebalancing)",
+             metrics={"AuC non-rebal (ImageNet val, paper Tab. 1)": 91.1})
+_zhang_caffe("eccv16-caffe-prototxt", "colorization_deploy_v2.prototxt", _ZHANG_PROTOTXT, format="prototxt")
 
 add(WeightsEntry(
-    name="vgg19bn",
-    arch="vgg19bn",
-    file="vgg19_bn-c79401a0.pth",
-    url="https://download.pytorch.org/models/vgg19_bn-c79401a0.pth",
-    sha256_prefix="c79401a0",
-    input_size=224,
-    bins="",
-    licence="BSD-3-Clause (pytorch/vision)",
+    name="vgg19bn", arch="vgg19bn", **_hub_file("https://download.pytorch.org/models/vgg19_bn-c79401a0.pth"),
+    input_size=224, bins="", licence="BSD-3-Clause (pytorch/vision)",
     training_data="ImageNet ILSVRC 2012 classification",
     notes="Feature extractor, not a colorizer: blocks 1-3 feed the superpixel/exemplar methods "
           "(tinct.exemplar.features, backend=vgg19bn).",

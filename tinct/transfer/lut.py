@@ -92,13 +92,10 @@ def write_cube(path, lut: Lut, *, overwrite: bool = False) -> Path:
     Values are clipped to [0, 1] and written with 6 decimals (below a 10-bit step).
     An existing file is replaced only with ``overwrite=True``.
     """
+    from tinct.io.files import check_new_file, temporary_beside
+
     path = Path(os.fspath(path)).expanduser()
-    if path.is_dir():
-        raise ImageWriteError(f"{path}: is a folder")
-    if path.exists() and not overwrite:
-        raise ImageWriteError(f"{path}: exists; use --overwrite to replace it")
-    if not path.parent.is_dir():
-        raise ImageWriteError(f"{path}: folder {path.parent} does not exist")
+    check_new_file(path, overwrite=overwrite)
     title = " ".join(str(lut.title).replace('"', "'").split())
     head = [f'TITLE "{title}"' if title else None, f"LUT_3D_SIZE {lut.size}"]
     if lut.domain_min != (0.0, 0.0, 0.0) or lut.domain_max != (1.0, 1.0, 1.0):
@@ -107,15 +104,12 @@ def write_cube(path, lut: Lut, *, overwrite: bool = False) -> Path:
     rows = np.clip(_to_rows(lut.table).astype(np.float64), 0.0, 1.0)
     text = "\n".join(h for h in head if h) + "\n" + "\n".join(
         f"{r[0]:.6f} {r[1]:.6f} {r[2]:.6f}" for r in rows.tolist()) + "\n"
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="ascii")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise ImageWriteError(f"{path}: could not write ({exc.strerror or exc})") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with temporary_beside(path) as tmp:
+        try:
+            tmp.write_text(text, encoding="ascii")
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ImageWriteError(f"{path}: could not write ({exc.strerror or exc})") from None
     return path
 
 

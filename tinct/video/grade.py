@@ -32,64 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tinct.errors import ImageWriteError, ParameterError
-from tinct.video.io import (
-    DEFAULT_MAX_FRAME_PIXELS,
-    OUTPUT_SUFFIXES,
-    Encoder,
-    VideoInfo,
-    in_thread,
-    join_chunks,
-    probe,
-    read_frames,
-)
+from tinct.errors import ParameterError
+from tinct.video.io import DEFAULT_MAX_FRAME_PIXELS, VideoInfo, check_output, in_thread, probe, read_frames, transcode
 
 GRADE_METHODS = ("reinhard", "mkl", "gmm", "sliced")
 SAMPLES_PER_SHOT = 8
 SAMPLE_SIDE = 256  # sampled frames are shrunk to at most this wide/high before fitting
-
-
-def check_output(src: Path, dst: Path, overwrite: bool) -> None:
-    """Refuse an output that is the input, a folder, exists (without ``overwrite``) or has no folder."""
-    if dst.suffix.lower() not in OUTPUT_SUFFIXES:
-        raise ParameterError(f"output: {dst.name}: use one of {', '.join(sorted(OUTPUT_SUFFIXES))}")
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise ImageWriteError(f"{dst}: it is the input file; refusing to overwrite an input, choose another output name")
-    if dst.is_dir():
-        raise ImageWriteError(f"{dst}: is a folder")
-    if dst.exists() and not overwrite:
-        raise ImageWriteError(f"{dst}: exists; use --overwrite to replace it")
-    if not dst.parent.is_dir():
-        raise ImageWriteError(f"{dst}: folder {dst.parent} does not exist")
-
-
-def transcode(info: VideoInfo, dst: Path, frame_map: Callable[[int, np.ndarray], np.ndarray], *, crf: int = 18,
-              preset: str = "veryfast", progress: Callable[[int, int], None] | None = None) -> int:
-    """Decode ``info``'s frames (own thread), map each with ``frame_map(i, rgb)``, encode (own thread), add audio.
-
-    ``dst`` is written under a temporary name and renamed; returns the number of frames.
-    """
-    tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}-video.mp4")
-    try:
-        enc = Encoder(tmp, info.fps, crf=crf, preset=preset)
-        done = 0
-        try:
-            for i, rgb in in_thread(read_frames(info)):
-                enc.put(frame_map(i, rgb))
-                done += 1
-                if progress is not None:
-                    progress(done, info.frames)
-        except BaseException:
-            enc.abort()
-            raise
-        written = enc.close()
-        if written != info.frames:
-            raise ImageWriteError(f"{dst}: encoded {written} frames of {info.frames}")
-        join_chunks([tmp], dst, audio_from=info.path if info.audio_streams else None)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return done
 
 
 def apply_lut_video(lut, src, dst, *, overwrite: bool = False, crf: int = 18, preset: str = "veryfast",

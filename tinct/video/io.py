@@ -12,6 +12,8 @@
   releases the GIL), so they overlap with the work on the frames.
 * :func:`join_chunks` remuxes encoded chunks one after another, with the input's
   audio streams copied packet by packet (no re-encoding), into the final file.
+* :func:`transcode` maps every frame of a video (decode, map, encode, keep the audio) into a
+  new file; :func:`check_output` refuses an output it must not write.
 
 Every failure meant for the user is a :class:`VideoError` naming the file.
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -304,6 +306,42 @@ def join_chunks(chunks, dst, *, audio_from: Path | None = None) -> None:
             c.close()
         if tmp.exists():
             tmp.unlink()
+
+
+def check_output(src: Path, dst: Path, overwrite: bool) -> None:
+    """Refuse an output that is the input, a folder, exists (without ``overwrite``) or has no folder."""
+    from tinct.io.files import check_new_file
+
+    if dst.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ParameterError(f"output: {dst.name}: use one of {', '.join(sorted(OUTPUT_SUFFIXES))}")
+    check_new_file(dst, overwrite=overwrite, source=src)
+
+
+def transcode(info: VideoInfo, dst: Path, frame_map: Callable[[int, np.ndarray], np.ndarray], *, crf: int = 18,
+              preset: str = "veryfast", progress: Callable[[int, int], None] | None = None) -> int:
+    """Decode ``info``'s frames (own thread), map each with ``frame_map(i, rgb)``, encode (own thread), add audio.
+
+    ``dst`` is written under a temporary name and renamed; returns the number of frames.
+    """
+    from tinct.io.files import temporary_beside
+
+    with temporary_beside(dst, "-video.mp4") as tmp:
+        enc = Encoder(tmp, info.fps, crf=crf, preset=preset)
+        done = 0
+        try:
+            for i, rgb in in_thread(read_frames(info)):
+                enc.put(frame_map(i, rgb))
+                done += 1
+                if progress is not None:
+                    progress(done, info.frames)
+        except BaseException:
+            enc.abort()
+            raise
+        written = enc.close()
+        if written != info.frames:
+            raise ImageWriteError(f"{dst}: encoded {written} frames of {info.frames}")
+        join_chunks([tmp], dst, audio_from=info.path if info.audio_streams else None)
+    return done
 
 
 def in_thread(items: Iterable, maxsize: int = 8) -> Iterator:

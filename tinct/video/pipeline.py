@@ -213,14 +213,6 @@ def plan_chunks(n: int, chunk: int, keys: list[int] | None) -> list[tuple[int, i
 
 
 # --------------------------------------------------------------------------- cache
-def _sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fingerprint(info: VideoInfo, job: VideoJob) -> str:
     """What a cached chunk depends on: input file, method, parameters, reference and every option."""
     from tinct import __version__
@@ -547,6 +539,8 @@ def colorize_video(src, dst, job: VideoJob, *, overwrite: bool = False, restart:
     dict
         Summary: input, output, frames, chunks, chunks reused, method calls, seconds, fps, cuts.
     """
+    from tinct.io.files import check_new_file
+
     job.check()
     start_time = time.perf_counter()
     src = Path(os.fspath(src)).expanduser()
@@ -554,14 +548,7 @@ def colorize_video(src, dst, job: VideoJob, *, overwrite: bool = False, restart:
     if dst.suffix.lower() not in OUTPUT_SUFFIXES:
         raise ParameterError(f"output: {dst.name}: use one of {', '.join(sorted(OUTPUT_SUFFIXES))}")
     info = probe(src, max_pixels=max_pixels)
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise ImageWriteError(f"{dst}: it is the input file; refusing to overwrite an input, choose another output name")
-    if dst.is_dir():
-        raise ImageWriteError(f"{dst}: is a folder")
-    if dst.exists() and not overwrite:
-        raise ImageWriteError(f"{dst}: exists; use --overwrite to replace it")
-    if not dst.parent.is_dir():
-        raise ImageWriteError(f"{dst}: folder {dst.parent} does not exist")
+    check_new_file(dst, overwrite=overwrite, source=src)
 
     cache = Cache(dst.with_name(dst.name + ".parts"), fingerprint(info, job), restart=restart)
     data = cache.data

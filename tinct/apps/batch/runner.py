@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tinct.errors import ImageReadError, MissingWeightsError, ParameterError, TinctError
+from tinct.errors import MissingWeightsError, ParameterError, TinctError
 
 DEFAULT_WORKERS = 2
 CONNECT_TIMEOUT = "10s"
@@ -41,30 +41,17 @@ class SchedulerError(TinctError):
 
 def find_inputs(inputs: list, out_dir: Path) -> list[tuple[Path, Path]]:
     """Image and video files under ``inputs`` as (file, root) pairs, leaving out anything inside ``out_dir``."""
-    from tinct.io.files import IMAGE_SUFFIXES
+    from tinct.io.files import IMAGE_SUFFIXES, collect_inputs
     from tinct.video.io import VIDEO_SUFFIXES
 
     suffixes = IMAGE_SUFFIXES | VIDEO_SUFFIXES
     out_abs = out_dir.resolve()
-    seen: set[Path] = set()
-    pairs: list[tuple[Path, Path]] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
-                           and not p.name.startswith(".") and not p.resolve().is_relative_to(out_abs))
-            if not found:
-                raise ImageReadError(f"{path}: folder holds no image or video files")
-            new = [(f, path) for f in found]
-        elif path.is_file():
-            new = [(path, path.parent)]
-        else:
-            raise ImageReadError(f"{path}: no such file or folder")
-        for f, root in new:
-            if f.resolve() not in seen:
-                seen.add(f.resolve())
-                pairs.append((f, root))
-    return pairs
+
+    def folder_files(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+                      and not p.name.startswith(".") and not p.resolve().is_relative_to(out_abs))
+
+    return collect_inputs(inputs, folder_files=folder_files, what="image or video files", regular_only=True)
 
 
 def output_paths(pairs, out_dir: Path, method: str, suffix: str | None) -> list[Path]:
