@@ -33,7 +33,8 @@ class JobStatus(BaseModel):
     hints: list[Any] | None = Field(default=None, description="The job's colour pins as submitted (GET /api/jobs/{id} "
                                                               "and the submission's answer; not in events).")
     regions: list[dict[str, Any]] | None = Field(default=None, description="The job's region colours: "
-                                                 '[{"mask": i, "color": "#rrggbb"}] (as hints).')
+                                                 '[{"mask": i, "color": "#rrggbb", "mask_url": URL of the mask}] '
+                                                 "(as hints).")
 
 
 class MethodInputs(BaseModel):

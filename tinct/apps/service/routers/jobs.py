@@ -85,7 +85,8 @@ def _guidance_of(job: dict, store: JobStore, wanted: bool) -> dict:
         hints, regions = guidance.load_guidance(store.job_dir(job["id"]))
     except ValueError:
         return {}
-    return {"hints": hints or [], "regions": regions or []}
+    urls = [{**r, "mask_url": f"/api/jobs/{job['id']}/region_mask/{r['mask']}"} for r in regions or []]
+    return {"hints": hints or [], "regions": urls}
 
 
 # ---------------------------------------------------------------------------------------------- form and params
@@ -387,6 +388,26 @@ def get_result(job_id: str, request: Request) -> FileResponse:
     if not path.is_file():
         raise _bad("job: no such job (unknown, expired or deleted)", 404)
     return FileResponse(path, media_type="image/png", filename=f"{job['name']}.{job['method']}.png",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
+_MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "TIFF": "image/tiff", "WEBP": "image/webp",
+          "BMP": "image/bmp"}
+
+
+@router.get("/api/jobs/{job_id}/region_mask/{index}", response_class=FileResponse, responses=_ERRORS)
+def get_region_mask(job_id: str, index: int, request: Request) -> FileResponse:
+    """A region mask the job was given (the ``mask``-th ``region_mask`` upload), as it was uploaded."""
+    store = get_store(request)
+    _job(store, job_id, request)
+    path = guidance.region_mask_path(store.job_dir(job_id), index) if 0 <= index < guidance.MAX_REGIONS else None
+    if path is None or not path.is_file():
+        raise _bad(f"region_mask: the job has no region mask {index}", 404)
+    try:
+        kind = probe(path, "region_mask", get_settings(request).max_pixels).format
+    except UploadError:
+        kind = ""
+    return FileResponse(path, media_type=_MEDIA.get(kind, "application/octet-stream"),
                         headers={"Cache-Control": "private, max-age=3600"})
 
 

@@ -418,7 +418,10 @@ def test_colour_pins_in_browser(page, server, photos, tmp_path):
     assert job["method"] == "auto" and len(job["hints"]) == 1, job
     pin = job["hints"][0]
     assert pin["color"] == green and abs(pin["x"] - (p[0] + 0.5)) <= 0.6 and abs(pin["y"] - (p[1] + 0.5)) <= 0.6
-    assert job["regions"] == [{"mask": 0, "color": navy}]
+    assert job["regions"] == [{"mask": 0, "color": navy, "mask_url": f"/api/jobs/{job_id}/region_mask/0"}]
+    painted = decode_png(httpx.get(f"{server.url}/api/jobs/{job_id}/region_mask/0").content)
+    painted = painted if painted.ndim == 2 else painted[..., 0]
+    assert painted[y0, 145] > 127 and painted[y0 + 30, 145] < 128  # the stroke, white on black
     assert _ab_distance(result[p[1], p[0]], green) < 30
     assert _ab_distance(result[y0, 145], navy) < 20
     shot = tmp_path / "tinct-ui-pins-result.png"

@@ -105,7 +105,14 @@ def test_region_colour(client, gray):
     assert r.status_code == 201, r.text
     job = _wait(client, r.json()["id"])
     assert job["state"] == "done", job
-    assert client.get(f"/api/jobs/{job['id']}").json()["regions"] == [{"mask": 0, "color": NAVY}]
+    url = f"/api/jobs/{job['id']}/region_mask/0"
+    assert client.get(f"/api/jobs/{job['id']}").json()["regions"] == [{"mask": 0, "color": NAVY, "mask_url": url}]
+    saved = client.get(url)
+    assert saved.status_code == 200 and saved.headers["content-type"] == "image/png"
+    np.testing.assert_array_equal(decode_png(saved.content), mask)
+    for bad in ("1", "99", "-1", "x"):
+        assert 400 <= client.get(f"/api/jobs/{job['id']}/region_mask/{bad}").status_code < 500
+    assert client.get("/api/jobs/" + "A" * 22 + "/region_mask/0").status_code == 404
     out = decode_png(client.get(f"/api/jobs/{job['id']}/result").content)
     inside = _ab(out[15:45, 65:105].reshape(-1, 3)).mean(axis=0)
     assert np.linalg.norm(inside - _hex_ab(NAVY)) < 15, inside
