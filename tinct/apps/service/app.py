@@ -1,7 +1,8 @@
 """The FastAPI application: :func:`create_app` builds it from :class:`~tinct.apps.service.settings.Settings`.
 
-Routes: ``POST /api/jobs``, ``POST /api/preview`` and ``POST /api/suggest`` (colour pins), ``GET /api/jobs/{id}``, ``GET /api/jobs/{id}/events`` (Server-Sent
-Events), ``GET /api/jobs/{id}/result``, ``POST /api/jobs/{id}/cancel``, ``DELETE /api/jobs/{id}``,
+Routes: ``POST /api/jobs``, ``GET /api/jobs/{id}``, ``GET /api/jobs/{id}/events`` (Server-Sent
+Events), ``GET /api/jobs/{id}/result``, ``GET /api/jobs/{id}/region_mask/{i}``, ``POST /api/jobs/{id}/cancel``,
+``DELETE /api/jobs/{id}``, ``POST /api/preview`` and ``POST /api/suggest`` (colour pins, run in the quick pool),
 ``GET /api/methods``, ``GET /api/health`` (liveness), ``GET /api/ready`` (readiness), the OpenAPI
 schema at ``/api/openapi.json``, and the browser UI at ``/`` (static files, no CDN). The
 interactive ``/docs`` page is switched off because it loads its scripts from a CDN.
