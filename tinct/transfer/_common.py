@@ -1,4 +1,4 @@
-"""Plumbing shared by the distribution-matching transfers (``gmm``, ``mkl``, ``sliced``).
+"""Plumbing shared by the distribution-matching transfers (``gmm``, ``mkl``, ``sliced``; ``reinhard`` for its checks).
 
 Everything here is vectorised and works in blocks of about a megapixel, so a
 12-megapixel image never needs a full-size float64 temporary:
@@ -20,19 +20,9 @@ import numpy as np
 from tinct.color.lab import lab2rgb, rgb2lab
 from tinct.errors import ParameterError
 from tinct.pixels import _INT_SCALE, check_image, check_mask, from_float, output_dtype, split_alpha
-from tinct.registry import Input
-
-# Every transfer method's inputs: the reference (the CLI's --reference), a mask on the target (--mask) and one on
-# the reference (--reference-mask), so that the front ends treat all transfer methods alike.
-TRANSFER_INPUTS = (
-    Input("reference", "image", required=True, help="the image whose colours are taken"),
-    Input("target_mask", "mask", role="mask", help="nonzero where the target may change"),
-    Input("reference_mask", "mask", help="nonzero where the reference's colours are measured", size_of="reference"),
-)
+from tinct.transfer._params import SPACES
 
 BLOCK = 1 << 20  # pixels per block
-
-SPACES = ("rgb", "lab")
 
 
 @dataclass
@@ -63,8 +53,10 @@ def _as_rgb(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
-def prepare_pair(target, reference, target_mask, reference_mask, *, method: str, min_pixels: int = 2) -> Pair:
-    """Validate images and masks; refuse a gray reference and masks with too few pixels."""
+def prepare_pair(target, reference, target_mask, reference_mask, *, method: str, min_pixels: int = 2,
+                 gray_reference: bool = False) -> Pair:
+    """Validate images and masks; refuse masks with fewer than ``min_pixels`` pixels and, unless
+    ``gray_reference`` (a method that also transfers lightness alone), a gray reference."""
     target = check_image(target, "target")
     reference = check_image(reference, "reference")
     t_rgb, _ = split_alpha(target)
@@ -72,7 +64,8 @@ def prepare_pair(target, reference, target_mask, reference_mask, *, method: str,
     t_mask = check_mask(target_mask, target.shape[:2], "target_mask")
     r_mask = check_mask(reference_mask, reference.shape[:2], "reference_mask")
     pair = Pair(target, _as_rgb(t_rgb), _as_rgb(r_rgb), t_mask, r_mask, output_dtype(target))
-    if r_rgb.ndim == 2 or r_rgb.shape[2] == 1 or _gray_pixels(sample_pixels(pair.r_rgb, r_mask, 100_000, 0)):
+    if not gray_reference and (r_rgb.ndim == 2 or r_rgb.shape[2] == 1
+                               or _gray_pixels(sample_pixels(pair.r_rgb, r_mask, 100_000, 0))):
         raise ParameterError(f"reference: is grayscale, it has no colours for {method} to transfer")
     for name, count in (("target", pair.t_count), ("reference", pair.r_count)):
         if count < min_pixels:

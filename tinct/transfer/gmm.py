@@ -21,7 +21,6 @@ from tinct.errors import ParameterError
 from tinct.pixels import restore
 from tinct.registry import Param, register
 from tinct.transfer._common import (
-    TRANSFER_INPUTS,
     apply_pointwise,
     check_space,
     gaussian_ot_map,
@@ -30,6 +29,7 @@ from tinct.transfer._common import (
     symmetric_kl,
     to_space,
 )
+from tinct.transfer._params import FEATHER, STRENGTH, TRANSFER_INPUTS, samples_param, space_param
 
 # Covariance regularisation (added to the diagonal) in working-space units:
 # about one 8-bit code value squared in RGB [0, 1], and its size in CIELAB L.
@@ -262,16 +262,16 @@ def make_gmm_map(target: Mixture, reference: Mixture, match: np.ndarray, mode: s
         Param("mode", "str", "monge",
               "Per-component map: 'monge' (Gaussian optimal transport) or 'mean' (shift only, as Shilkrot 2010).",
               choices=("monge", "mean")),
-        Param("color_space", "str", "rgb", "Space the mixtures live in (Shilkrot 2010 uses RGB).", choices=("rgb", "lab")),
+        space_param("Space the mixtures live in (Shilkrot 2010 uses RGB)."),
         Param("matching", "str", "optimal",
               "Component matching: optimal assignment or the greedy search of Shilkrot 2010.",
               choices=("optimal", "greedy")),
         Param("temperature", "float", 1.0, "Posterior temperature: > 1 softens the switch between components.",
               min=1.0, max=100.0),
-        Param("samples", "int", 20000, "Pixels per image used to fit EM (seeded subsample; 0 = all).", min=0),
+        samples_param(20000, "to fit EM"),
         Param("seed", "int", 0, "Seed of the subsample, the k-means++ start and the greedy orders.", min=0),
-        Param("feather", "float", 0.0, "Width in pixels of a soft inner edge of the target mask (0 = hard).", min=0.0),
-        Param("strength", "float", 1.0, "Blend between the target (0) and the full transfer (1).", min=0.0, max=1.0),
+        FEATHER,
+        STRENGTH,
     ],
     inputs=TRANSFER_INPUTS,
 )

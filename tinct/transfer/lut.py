@@ -303,19 +303,14 @@ def _blend(x, y, strength):
 
 def _reinhard_map(target, reference, *, strength=1.0, keep_lightness=False):
     from tinct.color.lab import lab2rgb, rgb2lab
-    from tinct.pixels import check_image, split_alpha
-    from tinct.transfer.reinhard import _MIN_STD, _as_rgb, _lab_stats
+    from tinct.transfer._common import prepare_pair
+    from tinct.transfer.reinhard import _float32, _lab_stats, lab_affine
 
-    t_rgb = _as_rgb(split_alpha(check_image(target, "target"))[0])
-    r_rgb = _as_rgb(split_alpha(check_image(reference, "reference"))[0])
-    mu_t, sd_t = _lab_stats(t_rgb, None)
-    mu_r, sd_r = _lab_stats(r_rgb, None)
-    scale = np.where(sd_t > _MIN_STD, sd_r / np.maximum(sd_t, _MIN_STD), 1.0)
-    shift = mu_r - mu_t * scale
-    if keep_lightness:
-        scale[0], shift[0] = 1.0, 0.0
-    scale = (1.0 + strength * (scale - 1.0)).astype(np.float32)
-    shift = (strength * shift).astype(np.float32)
+    pair = prepare_pair(target, reference, None, None, method="reinhard", min_pixels=0, gray_reference=True)
+    mu_t, sd_t = _lab_stats(_float32(pair.t_rgb), None)
+    mu_r, sd_r = _lab_stats(_float32(pair.r_rgb), None)
+    scale, shift = lab_affine(mu_t, sd_t, mu_r, sd_r, strength=strength, keep_lightness=keep_lightness)
+    scale, shift = scale.astype(np.float32), shift.astype(np.float32)
 
     def f(rgb):
         return lab2rgb(rgb2lab(rgb) * scale + shift)

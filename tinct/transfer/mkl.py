@@ -14,7 +14,6 @@ from tinct.pixels import restore
 from tinct.registry import Param, register
 from tinct.transfer._common import (
     BLOCK,
-    TRANSFER_INPUTS,
     apply_pointwise,
     check_space,
     gaussian_ot_map,
@@ -23,6 +22,7 @@ from tinct.transfer._common import (
     scale_of,
     to_space,
 )
+from tinct.transfer._params import FEATHER, STRENGTH, TRANSFER_INPUTS, samples_param, space_param
 
 _FLOOR = {"rgb": 1e-8, "lab": 1e-4}  # eigenvalue floor of S_t: keeps flat images from exploding
 
@@ -56,12 +56,11 @@ def mkl_map(mu_t, cov_t, mu_r, cov_r, space: str = "rgb") -> tuple[np.ndarray, n
     kind="transfer",
     summary="Monge-Kantorovitch linear map between the colour Gaussians of target and reference (Pitié 2007).",
     params=[
-        Param("color_space", "str", "rgb", "Space the statistics live in (Pitié used RGB).", choices=("rgb", "lab")),
-        Param("samples", "int", 200_000, "Pixels per image used for the statistics (seeded subsample; 0 = all).",
-              min=0),
+        space_param("Space the statistics live in (Pitié used RGB)."),
+        samples_param(200_000, "for the statistics"),
         Param("seed", "int", 0, "Seed of the subsample.", min=0),
-        Param("feather", "float", 0.0, "Width in pixels of a soft inner edge of the target mask (0 = hard).", min=0.0),
-        Param("strength", "float", 1.0, "Blend between the target (0) and the full transfer (1).", min=0.0, max=1.0),
+        FEATHER,
+        STRENGTH,
     ],
     inputs=TRANSFER_INPUTS,
 )

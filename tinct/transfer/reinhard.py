@@ -6,9 +6,10 @@ import numpy as np
 
 from tinct.color.lab import lab2rgb, rgb2lab
 from tinct.errors import ParameterError
-from tinct.pixels import check_image, check_mask, output_dtype, restore, split_alpha
+from tinct.pixels import restore
 from tinct.registry import Param, register
-from tinct.transfer._common import TRANSFER_INPUTS
+from tinct.transfer._common import prepare_pair
+from tinct.transfer._params import STRENGTH, TRANSFER_INPUTS
 from tinct.transfer._stats import STATS_SAMPLES, masked_pixels, mean_std
 
 _MIN_STD = 1e-3  # below this a channel is flat: shift it, do not scale by ~1/0
@@ -19,7 +20,7 @@ _MIN_STD = 1e-3  # below this a channel is flat: shift it, do not scale by ~1/0
     kind="transfer",
     summary="Match the mean and standard deviation of each CIELAB channel (Reinhard et al. 2001).",
     params=[
-        Param("strength", "float", 1.0, "Blend between the target (0) and the full transfer (1).", min=0.0, max=1.0),
+        STRENGTH,
         Param("keep_lightness", "bool", False, "Keep the target's L and move only a and b."),
     ],
     inputs=TRANSFER_INPUTS,
@@ -70,14 +71,10 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
            2001. Reinhard worked in l-alpha-beta; tinct uses CIELAB, as most
            modern implementations do.
     """
-    target = check_image(target, "target")
-    reference = check_image(reference, "reference")
-    t_rgb, _ = split_alpha(target)
-    r_rgb, _ = split_alpha(reference)
-    t_mask = check_mask(target_mask, target.shape[:2], "target_mask")
-    r_mask = check_mask(reference_mask, reference.shape[:2], "reference_mask")
-
-    t_rgb, r_rgb = _as_rgb(t_rgb), _as_rgb(r_rgb)
+    # A gray reference is fine here: its mean and deviation of L still move the target's lightness.
+    pair = prepare_pair(target, reference, target_mask, reference_mask, method="reinhard", min_pixels=0,
+                        gray_reference=True)
+    t_rgb, r_rgb, t_mask, r_mask = _float32(pair.t_rgb), _float32(pair.r_rgb), pair.t_mask, pair.r_mask
     eight_bit = t_rgb.dtype == np.uint8
     if eight_bit:
         mu_t, sd_t = _lab_stats(t_rgb, t_mask)
@@ -86,14 +83,8 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
         mu_t, sd_t = mean_std(masked_pixels(t_lab, t_mask, STATS_SAMPLES))
     mu_r, sd_r = _lab_stats(r_rgb, r_mask)
 
-    scale = np.where(sd_t > _MIN_STD, sd_r / np.maximum(sd_t, _MIN_STD), 1.0)
-    shift = mu_r - mu_t * scale
-    if keep_lightness:
-        scale[0], shift[0] = 1.0, 0.0
-    # Blend the affine map itself: x + s * (a x + b - x).
-    scale = 1.0 + strength * (scale - 1.0)
-    shift = strength * shift
-    dtype = output_dtype(target)
+    scale, shift = lab_affine(mu_t, sd_t, mu_r, sd_r, strength=strength, keep_lightness=keep_lightness)
+    dtype = pair.dtype
 
     if eight_bit:
         from tinct.color.lab8 import lab_affine_8bit
@@ -108,7 +99,21 @@ def reinhard(target, reference, *, target_mask=None, reference_mask=None, streng
         inside = t_lab[t_mask] * scale.astype(np.float32) + shift.astype(np.float32)
         out = _as_rgb_of(t_rgb, dtype).copy()
         out[t_mask] = lab2rgb(inside, dtype=dtype)
-    return restore(out, target)
+    return restore(out, pair.target)
+
+
+def lab_affine(mu_t, sd_t, mu_r, sd_r, *, strength: float = 1.0, keep_lightness: bool = False):
+    """The per-channel Lab map ``x -> scale * x + shift`` taking the target's mean and deviation to the reference's.
+
+    A flat target channel is only shifted; ``keep_lightness`` leaves L alone. ``strength`` blends the affine map
+    itself, ``x + s (scale x + shift - x)``, so a partial transfer is still one affine map. Returns float64
+    ``(scale, shift)``.
+    """
+    scale = np.where(sd_t > _MIN_STD, sd_r / np.maximum(sd_t, _MIN_STD), 1.0)
+    shift = mu_r - mu_t * scale
+    if keep_lightness:
+        scale[0], shift[0] = 1.0, 0.0
+    return 1.0 + strength * (scale - 1.0), strength * shift
 
 
 def _lab_stats(rgb: np.ndarray, mask) -> tuple[np.ndarray, np.ndarray]:
@@ -120,19 +125,12 @@ def _lab_stats(rgb: np.ndarray, mask) -> tuple[np.ndarray, np.ndarray]:
     return mean_std(rgb2lab(masked_pixels(rgb, mask, STATS_SAMPLES)))
 
 
-def _as_rgb(arr: np.ndarray) -> np.ndarray:
-    """Gray (H, W) or (H, W, 1) -> (H, W, 3) without changing dtype."""
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    if arr.dtype.kind == "f":
-        arr = arr.astype(np.float32, copy=False)
-    return arr
+def _float32(rgb: np.ndarray) -> np.ndarray:
+    """Float pixels as float32 (what the Lab conversions take); integer pixels as they are."""
+    return rgb.astype(np.float32, copy=False) if rgb.dtype.kind == "f" else rgb
 
 
-def _as_rgb_of(arr: np.ndarray, dtype) -> np.ndarray:
-    rgb = _as_rgb(arr)
+def _as_rgb_of(rgb: np.ndarray, dtype) -> np.ndarray:
     if rgb.dtype != dtype:
         if rgb.dtype.kind == "f":
             from tinct.pixels import from_float

@@ -13,8 +13,9 @@ import numpy as np
 from tinct.color.lab import lab2rgb
 from tinct.pixels import restore
 from tinct.registry import Param, register
-from tinct.transfer._common import TRANSFER_INPUTS, apply_pointwise, check_space, prepare_pair, sample_pixels, to_space
+from tinct.transfer._common import apply_pointwise, check_space, prepare_pair, sample_pixels, to_space
 from tinct.transfer._common import regrain as _regrain
+from tinct.transfer._params import FEATHER, STRENGTH, TRANSFER_INPUTS, samples_param, space_param
 
 _LEVELS = 512  # quantiles per 1-D map
 
@@ -107,15 +108,15 @@ def trilinear(lut: np.ndarray, x: np.ndarray) -> np.ndarray:
     kind="transfer",
     summary="Sliced optimal transport of the full colour distribution (Pitié's iterative distribution transfer).",
     params=[
-        Param("color_space", "str", "rgb", "Space the distributions are matched in.", choices=("rgb", "lab")),
+        space_param("Space the distributions are matched in."),
         Param("iterations", "int", 20, "Random rotations (1-D transports per axis).", min=1, max=200),
-        Param("samples", "int", 50000, "Pixels per image used to learn the map (seeded subsample; 0 = all).", min=0),
+        samples_param(50000, "to learn the map"),
         Param("lut_size", "int", 33, "Nodes per axis of the RGB lookup table the map is baked into.", min=2, max=129),
         Param("regrain", "int", 4, "Radius (px) of the guided filter that restores the target's fine detail (0 = off).",
               min=0, max=64),
         Param("seed", "int", 0, "Seed of the subsample and the rotations.", min=0),
-        Param("feather", "float", 0.0, "Width in pixels of a soft inner edge of the target mask (0 = hard).", min=0.0),
-        Param("strength", "float", 1.0, "Blend between the target (0) and the full transfer (1).", min=0.0, max=1.0),
+        FEATHER,
+        STRENGTH,
     ],
     inputs=TRANSFER_INPUTS,
 )

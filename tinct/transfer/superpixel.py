@@ -17,7 +17,7 @@ import numpy as np
 
 from tinct.exemplar.matching import DEFAULT_BACKEND, PARAMS, recolour, reference_list
 from tinct.registry import register
-from tinct.transfer._common import TRANSFER_INPUTS
+from tinct.transfer._params import TRANSFER_INPUTS
 
 
 @register(
