@@ -215,8 +215,7 @@ def iter_images(source, sources: tuple[str, ...] | None = None, limit: int | Non
 
     from PIL import Image
 
-    from tinct.io import read_image
-    from tinct.io.files import IMAGE_SUFFIXES, image_files
+    from tinct.io.files import IMAGE_SUFFIXES
 
     root = Path(source)
     if not root.is_dir():
@@ -246,13 +245,7 @@ def iter_images(source, sources: tuple[str, ...] | None = None, limit: int | Non
                     if limit is not None and count >= limit:
                         return
         return
-    files = image_files(root)
-    if not files:
-        raise ImageReadError(f"{root}: holds neither image files nor .tar shards")
-    for path in files:
-        pixels = read_image(path).pixels
-        if pixels.ndim == 2:
-            continue
+    for _, pixels in _image_files(root, "holds neither image files nor .tar shards"):
         yield pixels
         count += 1
         if limit is not None and count >= limit:
@@ -320,8 +313,8 @@ def iter_labelled(source, label_dir, limit: int | None = None):
             return
 
 
-def _image_files(root: Path):
-    """(path, pixels) of the colour image files under ``root``, sorted."""
+def _image_files(root: Path, empty: str = "holds no image files"):
+    """(path, pixels) of the colour image files under ``root``, sorted; gray files are passed over."""
     from tinct.io import read_image
     from tinct.io.files import image_files
 
@@ -329,7 +322,7 @@ def _image_files(root: Path):
         raise ImageReadError(f"{root}: not a folder")
     files = image_files(root)
     if not files:
-        raise ImageReadError(f"{root}: holds no image files")
+        raise ImageReadError(f"{root}: {empty}")
     for path in files:
         pixels = read_image(path).pixels
         if pixels.ndim == 3:

@@ -288,14 +288,10 @@ def solve_grid(luma, fixed, rhs, prior_weight: float = 0.0, leaf: int = 16, thre
 
     Parameters
     ----------
-    luma : (H, W) ndarray
-        Intensity in [0, 1].
-    fixed : (H, W) bool ndarray
-        Scribbled pixels.
+    luma, fixed, prior_weight
+        As for :func:`build_system`.
     rhs : (H, W, C) ndarray
         The scribbled values at fixed pixels; ``lam * p`` (the prior term) or 0 elsewhere.
-    prior_weight : float
-        ``lam``.
     leaf : int
         Largest rectangle (pixels) that is not cut further.
     threads : int, optional

@@ -23,6 +23,12 @@ def pixel_count(text: str) -> int:
     return resolve_max_pixels(int(number))
 
 
+def add_command(sub, name: str, help: str, doc: str | None, *examples: str) -> argparse.ArgumentParser:
+    """A sub-command's parser: its one-line ``help``, the module docstring as description, examples as the epilog."""
+    epilog = f"{'Example' if len(examples) == 1 else 'Examples'}: {' ; '.join(examples)}" if examples else None
+    return sub.add_parser(name, help=help, description=doc, epilog=epilog)
+
+
 def add_method_options(parser: argparse.ArgumentParser, kind: str) -> None:
     """--method, --param, --post, --max-pixels, --overwrite, --no-provenance and --json, as every method command has."""
     from tinct.pipeline import DEFAULT_METHODS

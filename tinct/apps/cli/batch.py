@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import sys
 
-from tinct.apps.cli._common import add_method_options, emit, pixel_count
+from tinct.apps.cli._common import add_command, add_method_options, emit, pixel_count
 from tinct.io.files import parse_suffix
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "batch", help="run a method over a folder of images or videos on a Dask cluster", description=__doc__,
-        epilog="Examples: tinct batch scans/ out/ --method auto --workers 4 ; "
-        "tinct batch photos/ out/ --method reinhard --reference sunset.jpg --scheduler tcp://10.0.0.5:8786",
-    )
+    p = add_command(sub, "batch", "run a method over a folder of images or videos on a Dask cluster", __doc__,
+                    "tinct batch scans/ out/ --method auto --workers 4",
+                    "tinct batch photos/ out/ --method reinhard --reference sunset.jpg --scheduler tcp://10.0.0.5:8786")
     p.add_argument("inputs", nargs="+", metavar="IN", help="input folder(s) or files")
     p.add_argument("output", metavar="OUT_DIR", help="output folder (sub-folders are mirrored)")
     p.add_argument("-r", "--reference", default=None, help="reference image (transfer and exemplar methods)")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from tinct.apps.cli._common import add_method_options, named_inputs, pixel_count, progress, report
+from tinct.apps.cli._common import add_command, add_method_options, named_inputs, pixel_count, progress, report
 from tinct.errors import ParameterError
 from tinct.io.files import collect_inputs, output_paths, parse_suffix
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "colorize", help="colorize black-and-white images", description=__doc__,
-        epilog="Examples: tinct colorize old.jpg -o out/ ; tinct colorize scans/ --method patchdb ; "
-        "tinct colorize gray.jpg --scribbles marked.png",
-    )
+    p = add_command(sub, "colorize", "colorize black-and-white images", __doc__, "tinct colorize old.jpg -o out/",
+                    "tinct colorize scans/ --method patchdb", "tinct colorize gray.jpg --scribbles marked.png")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     p.add_argument("-o", "--output", default=None,
                    help="output file (one input) or folder (default: the current folder)")

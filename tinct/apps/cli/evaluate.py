@@ -15,14 +15,14 @@ import math
 import sys
 from pathlib import Path
 
+from tinct.apps.cli._common import add_command
 from tinct.errors import ImageWriteError
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="score a colorization method on a folder of colour images",
-                       description=__doc__,
-                       epilog="Example: tinct evaluate --method eccv16 -p weights=w.pth ../shared/data/eval/kodak24 "
-                       "-o report.json --sheet sheet.png")
+    p = add_command(sub, "evaluate", "score a colorization method on a folder of colour images", __doc__,
+                    "tinct evaluate --method eccv16 -p weights=w.pth ../shared/data/eval/kodak24 -o report.json "
+                    "--sheet sheet.png")
     p.add_argument("folder", metavar="DIR", help="folder of colour images (ground truth)")
     p.add_argument("-m", "--method", default="gray", help="colorize method (see `tinct methods --kind colorize`); "
                    "'gray' scores the baseline only")

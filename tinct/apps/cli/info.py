@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import sys
 
+from tinct.apps.cli._common import add_command
+
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("info", help="show an image file's format and the provenance tinct recorded in it",
-                       description=__doc__, epilog="Example: tinct info photo_colorized.png")
+    p = add_command(sub, "info", "show an image file's format and the provenance tinct recorded in it", __doc__,
+                    "tinct info photo_colorized.png")
     p.add_argument("file", metavar="FILE", nargs="+", help="image file(s)")
     p.add_argument("--json", action="store_true", help="print each file's provenance record as JSON")
     p.set_defaults(func=run)

@@ -10,15 +10,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tinct.apps.cli._common import emit
+from tinct.apps.cli._common import add_command, emit
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("lut", help="apply a 3-D .cube LUT to an image or video, or export a transfer as one",
-                       description=__doc__,
-                       epilog="Examples: tinct lut apply look.cube photo.jpg -o graded.jpg ; "
-                       "tinct lut apply look.cube clip.mp4 -o graded.mp4 ; "
-                       "tinct lut export shot.jpg -r sunset.jpg -m mkl -o sunset.cube")
+    p = add_command(sub, "lut", "apply a 3-D .cube LUT to an image or video, or export a transfer as one", __doc__,
+                    "tinct lut apply look.cube photo.jpg -o graded.jpg", "tinct lut apply look.cube clip.mp4 -o graded.mp4",
+                    "tinct lut export shot.jpg -r sunset.jpg -m mkl -o sunset.cube")
     lsub = p.add_subparsers(dest="lut_command", metavar="ACTION")
     a = lsub.add_parser("apply", help="apply a .cube LUT to an image or a video", description=__doc__)
     a.add_argument("cube", metavar="FILE.cube", help="3-D LUT in the Adobe/Resolve .cube format")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from tinct.apps.cli._common import add_method_options, named_inputs, pixel_count, progress, report
+from tinct.apps.cli._common import add_command, add_method_options, named_inputs, pixel_count, progress, report
 from tinct.errors import ParameterError
 from tinct.io.files import collect_inputs, output_paths, parse_suffix
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "transfer", help="give images the colours of a reference image", description=__doc__,
-        epilog="Example: tinct transfer house.jpg --reference sunset.jpg -o house_sunset.jpg",
-    )
+    p = add_command(sub, "transfer", "give images the colours of a reference image", __doc__,
+                    "tinct transfer house.jpg --reference sunset.jpg -o house_sunset.jpg")
     p.add_argument("targets", nargs="+", metavar="TARGET", help="image files or folders to recolour")
     p.add_argument("-r", "--reference", required=True, help="image whose colours are taken")
     p.add_argument("-o", "--output", default=None,

@@ -14,18 +14,15 @@ import os
 import sys
 from pathlib import Path
 
-from tinct.apps.cli._common import add_method_options, emit, pixel_count
+from tinct.apps.cli._common import add_command, add_method_options, emit, pixel_count
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "video", help="colorize a black-and-white video (temporal consistency, audio kept, resumable)",
-        description=__doc__,
-        epilog="Examples: tinct video old.mp4 -o old_colour.mp4 ; "
-        "tinct video old.mp4 -o out.mkv --consistency keyframes --method eccv16 ; "
-        "tinct video clip.mp4 -o out.mp4 --reference frame_in_colour.jpg ; "
-        "tinct video clip.mp4 -o graded.mp4 --method mkl --reference look.jpg",
-    )
+    p = add_command(sub, "video", "colorize a black-and-white video (temporal consistency, audio kept, resumable)",
+                    __doc__, "tinct video old.mp4 -o old_colour.mp4",
+                    "tinct video old.mp4 -o out.mkv --consistency keyframes --method eccv16",
+                    "tinct video clip.mp4 -o out.mp4 --reference frame_in_colour.jpg",
+                    "tinct video clip.mp4 -o graded.mp4 --method mkl --reference look.jpg")
     p.add_argument("input", metavar="IN", nargs="+",
                    help="video file (any format FFmpeg reads); several with --evaluate")
     p.add_argument("-o", "--output", default=None,
