@@ -72,6 +72,21 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
 
 
+def _add_row(rows: list, name: str, row: list) -> None:
+    """Keep one image's numbers and show them on stderr while the run goes on (the table comes at the end)."""
+    rows.append(row)
+    print(f"  {name}: " + " ".join(f"{v:.2f}" for v in row), file=sys.stderr, flush=True)
+
+
+def _table(title: str, columns: list[str], body: list[list[str]]) -> None:
+    """Print a Markdown table under a blank line and its title."""
+    print(f"\n{title}")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for cells in body:
+        print("| " + " | ".join(cells) + " |")
+
+
 def quality(limit: int | None, space: str) -> None:
     from tinct.color.gray import rgb2lightness
     from tinct.color.lab import lab2rgb
@@ -126,15 +141,13 @@ def proxy(limit: int | None, megapixels: float = 1.0, proxies=(0.5, 0.25)) -> No
             start = time.perf_counter()
             out = scribble(gray, scribbles=truth, scribble_mask=mask, proxy_megapixels=pm)
             row += [psnr(out, truth), time.perf_counter() - start]
-        rows.append(row)
-        print(f"  {name}: " + " ".join(f"{v:.2f}" for v in row), file=sys.stderr, flush=True)
+        _add_row(rows, name, row)
     mean = np.mean(rows, axis=0)
-    print(f"\nScribble, exact against proxy solve: {len(rows)} Kodak photos scaled to {megapixels} MP, 1 % strokes")
-    print("| solve | PSNR dB vs truth | wall s |")
-    print("|---|---|---|")
     first = "exact (direct)" if megapixels <= 1.5 else "proxy 1.5 MP"
-    for i, label in enumerate([first] + [f"proxy {pm} MP" for pm in proxies]):
-        print(f"| {label} | {mean[2 * i]:.2f} | {mean[2 * i + 1]:.2f} |")
+    _table(f"Scribble, exact against proxy solve: {len(rows)} Kodak photos scaled to {megapixels} MP, 1 % strokes",
+           ["solve", "PSNR dB vs truth", "wall s"],
+           [[label, f"{mean[2 * i]:.2f}", f"{mean[2 * i + 1]:.2f}"]
+            for i, label in enumerate([first] + [f"proxy {pm} MP" for pm in proxies])])
 
 
 def prior_hints(limit: int | None, coverage: float = 0.002) -> None:
@@ -164,14 +177,12 @@ def prior_hints(limit: int | None, coverage: float = 0.002) -> None:
             out = sc.scribble(gray, scribbles=truth, scribble_mask=mask, prior_image=net)
             err = np.abs(rgb2lab(net[mask].astype(np.float32) / 255.0)[:, 1:] - want).mean()
             row += [psnr(net, truth), psnr(out, truth), err]
-        rows.append(row)
-        print(f"  {f.name}: " + " ".join(f"{v:.2f}" for v in row), file=sys.stderr, flush=True)
+        _add_row(rows, f.name, row)
     mean = np.mean(rows, axis=0)
-    print(f"\nScribble with prior=auto: {len(rows)} Kodak photos, {coverage:.1%} strokes, prior_weight 0.001")
-    print("| the network's hints | prior PSNR dB | scribble PSNR dB | prior's ab error at the strokes |")
-    print("|---|---|---|---|")
-    for k, label in enumerate(("none (prior_hints=0)", "256 stroke points (prior_hints=256)")):
-        print(f"| {label} | {mean[3 * k]:.2f} | {mean[3 * k + 1]:.2f} | {mean[3 * k + 2]:.1f} |")
+    _table(f"Scribble with prior=auto: {len(rows)} Kodak photos, {coverage:.1%} strokes, prior_weight 0.001",
+           ["the network's hints", "prior PSNR dB", "scribble PSNR dB", "prior's ab error at the strokes"],
+           [[label, f"{mean[3 * k]:.2f}", f"{mean[3 * k + 1]:.2f}", f"{mean[3 * k + 2]:.1f}"]
+            for k, label in enumerate(("none (prior_hints=0)", "256 stroke points (prior_hints=256)"))])
 
 
 def one(mp: float, solver: str, again: bool = False, marked: bool = False) -> None:
