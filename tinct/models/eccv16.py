@@ -54,7 +54,32 @@ def _block(channels: list[int], strides: list[int], dilation: int = 1, norm: boo
     return nn.Sequential(*layers)
 
 
-class ECCV16(nn.Module):
+class ZhangTrunk(nn.Module):
+    """Blocks 1-7 that Zhang et al.'s two networks share, under the authors' names (``model1`` ... ``model7``) so
+    that their state dicts load: a VGG-like encoder (blocks 1-4), dilated blocks 5-6 and block 7, at 1/8 of the
+    input resolution.
+
+    ``in_channels`` is 1 (L) for ECCV16 and 4 (L, hint ab, hint mask) for SIGGRAPH17; ``stride`` is that of the
+    last conv of blocks 1-3: 2 for ECCV16, 1 for SIGGRAPH17, which subsamples between the blocks instead.
+    """
+
+    output_stride = 4
+    input_size = 256
+    size_multiple = 8
+
+    def __init__(self, in_channels: int, stride: int, logit_scale: float = 1.0):
+        super().__init__()
+        self.logit_scale = float(logit_scale)
+        self.model1 = _block([in_channels, 64, 64], [1, stride])
+        self.model2 = _block([64, 128, 128], [1, stride])
+        self.model3 = _block([128, 256, 256, 256], [1, 1, stride])
+        self.model4 = _block([256, 512, 512, 512], [1, 1, 1])
+        self.model5 = _block([512, 512, 512, 512], [1, 1, 1], dilation=2)
+        self.model6 = _block([512, 512, 512, 512], [1, 1, 1], dilation=2)
+        self.model7 = _block([512, 512, 512, 512], [1, 1, 1])
+
+
+class ECCV16(ZhangTrunk):
     """ECCV16 colorization net: L (N, 1, H, W) in [0, 100] -> 313 bin logits (N, 313, H/4, W/4).
 
     ``H`` and ``W`` must be multiples of 8. ``logit_scale`` is the factor
@@ -64,20 +89,9 @@ class ECCV16(nn.Module):
 
     arch = "eccv16"
     bins = "313"
-    output_stride = 4
-    input_size = 256
-    size_multiple = 8
 
     def __init__(self, logit_scale: float = 1.0):
-        super().__init__()
-        self.logit_scale = float(logit_scale)
-        self.model1 = _block([1, 64, 64], [1, 2])
-        self.model2 = _block([64, 128, 128], [1, 2])
-        self.model3 = _block([128, 256, 256, 256], [1, 1, 2])
-        self.model4 = _block([256, 512, 512, 512], [1, 1, 1])
-        self.model5 = _block([512, 512, 512, 512], [1, 1, 1], dilation=2)
-        self.model6 = _block([512, 512, 512, 512], [1, 1, 1], dilation=2)
-        self.model7 = _block([512, 512, 512, 512], [1, 1, 1])
+        super().__init__(1, 2, logit_scale)
         self.model8 = nn.Sequential(
             nn.ConvTranspose2d(512, 256, 4, stride=2, padding=1, bias=True), nn.ReLU(True),
             nn.Conv2d(256, 256, 3, padding=1, bias=True), nn.ReLU(True),

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tinct.models.eccv16 import AB_NORM, L_CENT, L_NORM, _block
+from tinct.models.eccv16 import AB_NORM, L_CENT, L_NORM, ZhangTrunk
 
 CLASSES = 529
 
@@ -60,7 +60,7 @@ def _relu_block(channels: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class SIGGRAPH17(nn.Module):
+class SIGGRAPH17(ZhangTrunk):
     """SIGGRAPH17 net: L (N, 1, H, W) in [0, 100] (+ optional hints) -> 529 logits at 1/4 resolution.
 
     ``H`` and ``W`` must be multiples of 8.
@@ -68,21 +68,10 @@ class SIGGRAPH17(nn.Module):
 
     arch = "siggraph17"
     bins = "529"
-    output_stride = 4
-    input_size = 256
-    size_multiple = 8
     head = "regression"  # what the authors' port returns; the pipeline's default for this net
 
     def __init__(self, logit_scale: float = 1.0):
-        super().__init__()
-        self.logit_scale = float(logit_scale)
-        self.model1 = _block([4, 64, 64], [1, 1])
-        self.model2 = _block([64, 128, 128], [1, 1])
-        self.model3 = _block([128, 256, 256, 256], [1, 1, 1])
-        self.model4 = _block([256, 512, 512, 512], [1, 1, 1])
-        self.model5 = _block([512, 512, 512, 512], [1, 1, 1], dilation=2)
-        self.model6 = _block([512, 512, 512, 512], [1, 1, 1], dilation=2)
-        self.model7 = _block([512, 512, 512, 512], [1, 1, 1])
+        super().__init__(4, 1, logit_scale)
         self.model8up = _up(512, 256)
         self.model3short8 = _short(256, 256)
         self.model8 = _relu_block([256, 256, 256])
