@@ -133,29 +133,49 @@ def _vgg_module():
     return net
 
 
-class VGG19BN(FeatureBackend):
-    """VGG-19-BN blocks 1-3 without pooling; torchvision key names (see module docstring).
+class TorchBackend(FeatureBackend):
+    """A backend that runs a PyTorch network on the CPU.
 
     Parameters
     ----------
     weights : str or Path, optional
-        torchvision ``vgg19_bn`` state dict (``.pth``); extra keys (deeper
-        layers, classifier) are ignored, missing or mis-shaped ones are an
-        error. None: the registry's cached ``vgg19bn`` file, else
-        :class:`MissingWeightsError`.
+        The network's weights file (each backend says which kind). None: the one the weights registry
+        has for it (:meth:`default_weights`), else :class:`MissingWeightsError`.
     threads : int
         PyTorch CPU threads (0 = library default).
     """
 
+    def __init__(self, weights=None, threads: int = 0):
+        self.net = self.load(self.default_weights() if weights is None else weights)
+        self.threads = int(threads)
+
+    @staticmethod
+    def default_weights() -> Path:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def load(self, weights):  # pragma: no cover - interface
+        """The network, in eval mode, from a weights file."""
+        raise NotImplementedError
+
+
+class VGG19BN(TorchBackend):
+    """VGG-19-BN blocks 1-3 without pooling; torchvision key names (see module docstring).
+
+    ``weights``: a torchvision ``vgg19_bn`` state dict (``.pth``); extra keys (deeper layers, classifier)
+    are ignored, missing or mis-shaped ones are an error. By default the registry's cached ``vgg19bn`` file.
+    """
+
     name = "vgg19bn"
 
-    def __init__(self, weights=None, threads: int = 0):
+    @staticmethod
+    def default_weights() -> Path:
+        from tinct.models.weights import find
+
+        return find("vgg19bn")
+
+    def load(self, weights):
         import torch
 
-        if weights is None:
-            from tinct.models.weights import find
-
-            weights = find("vgg19bn")
         path = Path(weights)
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -176,8 +196,7 @@ class VGG19BN(FeatureBackend):
             if tuple(blob[k].shape) != tuple(v.shape):
                 raise TinctError(f"weights: {path}: {k} has shape {tuple(blob[k].shape)}, expected {tuple(v.shape)}")
         net.load_state_dict({k: blob[k].float() for k in want})
-        self.net = net.eval()
-        self.threads = int(threads)
+        return net.eval()
 
     def layers(self, rgb: np.ndarray) -> list[np.ndarray]:
         import torch
@@ -196,28 +215,23 @@ class VGG19BN(FeatureBackend):
 
 
 # --------------------------------------------------------------------------- tinctnet encoder
-class TinctNetEncoder(FeatureBackend):
+class TinctNetEncoder(TorchBackend):
     """Encoder of :mod:`tinct.models.tinctnet` on CIELAB L (stem, down2, down3 outputs).
 
-    Parameters
-    ----------
-    weights : str or Path, optional
-        A tinctnet weights file (:func:`tinct.models.tinctnet.save`). None: the
-        weights registry's ``tinctnet`` entry (default entry first), else
-        :class:`MissingWeightsError`.
-    threads : int
-        PyTorch CPU threads (0 = library default).
+    ``weights``: a tinctnet weights file (:func:`tinct.models.tinctnet.save`). By default the weights
+    registry's ``tinctnet`` entry (the default entry first).
     """
 
     name = "tinctnet"
 
-    def __init__(self, weights=None, threads: int = 0):
+    @staticmethod
+    def default_weights() -> Path:
+        return _tinctnet_weights()
+
+    def load(self, weights):
         from tinct.models import tinctnet
 
-        if weights is None:
-            weights = _tinctnet_weights()
-        self.net = tinctnet.load(weights)
-        self.threads = int(threads)
+        return tinctnet.load(weights)
 
     def layers(self, rgb: np.ndarray) -> list[np.ndarray]:
         import torch
@@ -331,13 +345,9 @@ def get_backend(name: str, weights=None, threads: int = 0) -> FeatureBackend:
         if weights is not None:
             raise ParameterError("weights: backend=handcrafted uses no weights file")
         return Handcrafted()
+    cls = VGG19BN if name == "vgg19bn" else TinctNetEncoder
     if weights is None:  # resolve now, so that the cache is keyed by the file actually used
-        if name == "tinctnet":
-            weights = _tinctnet_weights()
-        else:
-            from tinct.models.weights import find
-
-            weights = find("vgg19bn")
+        weights = cls.default_weights()
     p = Path(weights)
     if not p.is_file():
         raise MissingWeightsError(f"weights: file not found: {p}")
@@ -345,7 +355,7 @@ def get_backend(name: str, weights=None, threads: int = 0) -> FeatureBackend:
     with _LOCK:
         backend = _CACHE.get(key)
         if backend is None:
-            backend = (VGG19BN if name == "vgg19bn" else TinctNetEncoder)(weights, threads=threads)
+            backend = cls(weights, threads=threads)
             _CACHE.clear()  # keep one network in memory
             _CACHE[key] = backend
     return backend
