@@ -98,7 +98,9 @@ class Job:
                                "kind": self.kind,
                                "params": _jsonable({k: v for k, v in {**self.method.defaults(), **self.params}.items()
                                                     if v is not None and k not in self.method.path_params})}
-        model = _model_name(self.method, self.params)
+        guided = any(self.inputs.get(i.name) is not None and len(self.inputs[i.name]) > 0
+                     for i in self.method.inputs if i.kind == "hints")
+        model = _model_name(self.method, self.params, guided)
         if model:
             rec["model"] = model
         given = sorted(k for k, v in self.inputs.items() if v is not None)
@@ -113,7 +115,7 @@ def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, (int, float, str, bool)) or v is None else str(v) for k, v in params.items()}
 
 
-def _model_name(method: Method, params: Mapping[str, Any]) -> str | None:
+def _model_name(method: Method, params: Mapping[str, Any], guided: bool = False) -> str | None:
     """The weights a CNN method runs with, as the registry names them (``tinctnet-v2``)."""
     if method.name not in ("auto", "eccv16", "siggraph17"):
         return None
@@ -123,7 +125,7 @@ def _model_name(method: Method, params: Mapping[str, Any]) -> str | None:
         from tinct.models.weights import default_entry, get_entry
     except ImportError:  # pragma: no cover - a core install without the CNN extra
         return None
-    entry = default_entry() if method.name == "auto" else get_entry(method.name)
+    entry = default_entry(guided) if method.name == "auto" else get_entry(method.name)
     return entry.name if entry is not None else None
 
 

@@ -343,7 +343,7 @@ def suggest_colours(image, x: float, y: float, k: int = 8, *, method: str = "aut
     if method == "auto" and weights is None:
         from tinct.models import weights as registry
 
-        entry = registry.default_entry()
+        entry = registry.default_entry(guided=True)
         if entry is None:
             raise MissingWeightsError("method 'auto': no default weights are installed")
         weights, arch = str(registry.find(entry.name)), entry.arch
@@ -559,7 +559,9 @@ def auto(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_T
     from tinct.models import weights as registry
 
     if weights is None:
-        entry = registry.default_entry()
+        # Regions are composited on the automatic result and never reach the network: only hints pick the
+        # model that is better with them.
+        entry = registry.default_entry(guided=hints is not None and len(hints) > 0)
         if entry is None:
             raise MissingWeightsError(
                 "method 'auto': no weights entry is marked default in tinct.models.weights (tinct's own network "

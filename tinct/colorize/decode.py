@@ -91,7 +91,11 @@ class Calibration:
 
 #: Calibrations by weights-registry entry (or architecture) name; ``DEFAULT`` for any other model.
 DEFAULT = Calibration()
-CALIBRATIONS: dict[str, Calibration] = {"tinctnet-v2": DEFAULT}
+CALIBRATIONS: dict[str, Calibration] = {
+    "tinctnet-v2": DEFAULT,
+    # chosen by `benchmarks/auto_ablation.py --calibrate` on the 256 images its training run held out
+    "tinctnet-v3": Calibration(lo=14.0, hi=24.0, fallback=1.0, cap=24.0),
+}
 
 
 def calibration_for(name: str | None) -> Calibration:

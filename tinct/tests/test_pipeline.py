@@ -230,3 +230,15 @@ def test_outputs_record_how_they_were_made_unless_told_not_to(tmp_path):
     assert rec["method"] == "reinhard" and rec["params"]["strength"] == 0.5 and rec["inputs"] == ["reference"]
     run_file(make_job("reinhard", "transfer", inputs={"reference": ref}, provenance=False), src, tmp_path / "b.jpg")
     assert read_provenance(tmp_path / "b.jpg") is None
+
+
+def test_hints_pick_the_model_that_is_better_with_them_and_the_output_says_so(tmp_path):
+    from tinct.io import read_provenance
+    from tinct.models.weights import default_entry
+
+    assert default_entry().name == "tinctnet-v2" and default_entry(guided=True).name == "tinctnet-v3"
+    src = example("old_tom_morris.png")
+    run_file(make_job("auto", "colorize"), src, tmp_path / "a.png")
+    run_file(make_job("auto", "colorize", inputs={"hints": [(50, 40, "#1f3a93")]}), src, tmp_path / "b.png")
+    assert read_provenance(tmp_path / "a.png")["model"] == "tinctnet-v2"
+    assert read_provenance(tmp_path / "b.png")["model"] == "tinctnet-v3"
