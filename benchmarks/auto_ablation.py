@@ -13,7 +13,7 @@ evaluation sets), the network runs once per input size and every decoding is sco
 
 Columns: PSNR and rebalanced AuC minus the gray baseline's on the same images, colourfulness (truth's in
 the header), spurious % (pixels neutral in truth, chroma < 8, predicted with chroma > 25). Scoring is
-:mod:`tinct.evaluate.metrics`'s; ab is brought to full size bilinearly (the pipeline's bilateral filter
+:mod:`tinct.metrics.colorization`'s; ab is brought to full size bilinearly (the pipeline's bilateral filter
 changes these numbers by a few hundredths). Rerun for new weights::
 
     python benchmarks/auto_ablation.py                          # small slice (2 x 60 images), tinctnet-v2
@@ -92,11 +92,11 @@ def predict(images, weights: str | None, input_size: int = 0, threads: int = 1):
 def score(preds, bins: str, decode) -> dict:
     """Pool the metrics over the slice for ``decode(logits) -> ab_low``; gray is scored on the same images.
 
-    The measures of :mod:`tinct.evaluate.metrics` (SSIM left out: it is slow and calibration does not use it).
+    The measures of :mod:`tinct.metrics.colorization` (SSIM left out: it is slow and calibration does not use it).
     """
     from tinct.color import lab2rgb, rgb2lab
     from tinct.colorize.upsample import bilinear_upsample
-    from tinct.evaluate import metrics as M
+    from tinct.metrics import colorization as M
 
     counts, counts_gray = np.zeros(M.MAX_THRESHOLD + 2), np.zeros(M.MAX_THRESHOLD + 2)
     psnr, psnr_gray, colourful, colourful_truth = [], [], [], []

@@ -5,7 +5,7 @@ an evaluation set is cut along its long side into two overlapping crops, each
 60 % of the side (so they share 20 %): the first is the colour reference, the
 second's gray (Rec. 601) is colorized and compared with its own colours (PSNR
 of the RGB result, AuC of the ab error curve, plain and class-rebalanced,
-pooled over all pixels of the set; :mod:`tinct.evaluate.metrics`). Every
+pooled over all pixels of the set; :mod:`tinct.metrics.colorization`). Every
 method gets the same gray target and the same reference; peers in the same
 run:
 
@@ -66,7 +66,7 @@ class Pool:
     """Pooled colorization metrics of one method over a set."""
 
     def __init__(self):
-        from tinct.evaluate import metrics
+        from tinct.metrics import colorization as metrics
 
         self.m = metrics
         self.counts = np.zeros(metrics.MAX_THRESHOLD + 2)

@@ -39,9 +39,9 @@ def simulated_hints(rgb: np.ndarray, k: int, rng) -> np.ndarray:
 def main(argv=None) -> int:
     import tinct
     from tinct.color import lightness2rgb, rgb2lab
-    from tinct.evaluate.metrics import psnr
     from tinct.evaluate.run import list_images
     from tinct.io import read_image
+    from tinct.metrics.colorization import psnr
     from tinct.pixels import is_grayscale, to_float_rgb
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -22,9 +22,9 @@ import numpy as np
 from tinct.color import rgb2lab
 from tinct.colorize.cnn import net_input_shape
 from tinct.colorize.upsample import bilinear_upsample, guided_upsample, joint_bilateral_upsample, resize
-from tinct.evaluate.metrics import ab_error_counts, auc_from_counts
 from tinct.evaluate.run import list_images
 from tinct.io import read_image
+from tinct.metrics.colorization import ab_error_counts, auc_from_counts
 from tinct.pixels import to_float_rgb
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval" / "kodak24"

@@ -149,7 +149,7 @@ def _centres(bins: str) -> np.ndarray:
 
 
 def _log_prior(bins: str) -> np.ndarray:
-    from tinct.evaluate._prior import IMAGENET_PRIOR
+    from tinct.metrics._prior import IMAGENET_PRIOR
 
     if bins != "313":
         raise ParameterError(f"prior_alpha: the prior is known for the 313 bins only, not {bins!r}")

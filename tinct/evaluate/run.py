@@ -3,7 +3,7 @@
 Each colour image's CIELAB L is turned into a gray image (the neutral sRGB
 with that L, float32, so the method sees exactly the truth's lightness); the
 method colorizes it; the result is scored against the original with
-:mod:`tinct.evaluate.metrics`. The ``gray`` baseline (ab = 0, i.e. the gray
+:mod:`tinct.metrics.colorization`. The ``gray`` baseline (ab = 0, i.e. the gray
 input itself) is always scored in the same run. Methods that need a
 reference use ``reference`` (one image for the whole set) when given and are
 refused with a clear message otherwise; methods that need scribbles are refused.
@@ -18,8 +18,8 @@ import numpy as np
 
 from tinct.color import lightness2rgb, rgb2lab
 from tinct.errors import ParameterError, TinctError
-from tinct.evaluate.metrics import SetAccumulator, rebalance_weights
 from tinct.io.files import image_files
+from tinct.metrics.colorization import SetAccumulator, rebalance_weights
 from tinct.pixels import is_grayscale, to_float_rgb
 
 SHEET_ROWS = 8

@@ -49,7 +49,7 @@ HIST_EDGES = np.arange(-115.0, 116.0, 10.0)  # 24 edges -> 23 bins centred on -1
 @lru_cache(maxsize=1)
 def prior() -> np.ndarray:
     """The ImageNet prior over the 313 bins (float64, sums to 1)."""
-    from tinct.evaluate._prior import IMAGENET_PRIOR
+    from tinct.metrics._prior import IMAGENET_PRIOR
 
     p = np.array(IMAGENET_PRIOR, dtype=np.float64)
     p.setflags(write=False)
