@@ -11,7 +11,7 @@ Pipeline, for every backend and network:
    weights and how tinct divides it out, so T means the same everywhere). This
    decoding runs in tinct's NumPy code on every backend's logits, the
    Caffe/cv2 one included (which still sets ``class8_ab`` = the bin centres
-   and ``conv8_313_rh`` = 1/T as seed 001 does; OpenCV's own ``class8_ab``
+   and ``conv8_313_rh`` = 1/T as the LearnOpenCV tutorial's Caffe deploy file does; OpenCV's own ``class8_ab``
    agrees to float rounding), so equal logits give equal pictures.
 4. ab upsampled to full size, guided by the full-resolution L (joint
    bilateral by default, or guided filter; :mod:`tinct.colorize.upsample`)
@@ -438,7 +438,7 @@ def eccv16(image, *, weights=None, prototxt=None, temperature=DEFAULT_TEMPERATUR
     threads : int
         CPU threads (0 = library default).
     upsample : {'bilateral', 'guided', 'bilinear'}
-        Joint bilateral (default, measured best), guided filter, or plain bilinear (seed 001).
+        Joint bilateral (default, measured best), guided filter, or plain bilinear (the LearnOpenCV tutorial's).
     backend : {'auto', 'torch', 'onnx', 'caffe'}
     vividness : float, default 1
         0 = gray, 1 = confidence-calibrated (colour falls back towards neutral where the predicted

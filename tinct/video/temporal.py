@@ -121,12 +121,6 @@ def _histogram(lightness: np.ndarray) -> np.ndarray:
     return hist / max(float(hist.sum()), 1.0)
 
 
-def cut_score(l_prev: np.ndarray, l_next: np.ndarray) -> float:
-    """Bhattacharyya distance between the lightness histograms of two frames (0 same .. 1 disjoint)."""
-    cv2 = _cv2()
-    return float(cv2.compareHist(_histogram(l_prev), _histogram(l_next), cv2.HISTCMP_BHATTACHARYYA))
-
-
 class CutDetector:
     """Feed frames one at a time; :meth:`push` says whether a frame starts a new shot.
 
