@@ -359,6 +359,73 @@ def suggest_colours(image, x: float, y: float, k: int = 8, *, method: str = "aut
                                    lightness.shape, k)
 
 
+@dataclass
+class _Decoding:
+    """A loaded model with the decoding settings of one call (what ``colorize_many`` and ``ab_predictor`` share)."""
+
+    model: Model
+    arch: str | None
+    weights: object
+    params: dict
+    temperature: float
+    upsample: str
+    input_size: int
+    vividness: float
+    calibration: object
+
+    @classmethod
+    def load(cls, arch, params: dict) -> _Decoding:
+        from tinct.colorize.decode import calibration_for_model, check_vividness
+
+        p = dict(params)
+        temperature = p.pop("temperature", DEFAULT_TEMPERATURE)
+        upsample = p.pop("upsample", "bilateral")
+        input_size = p.pop("input_size", 0)
+        vividness = check_vividness(p.pop("vividness", 1.0))
+        weights = p.pop("weights", None)
+        return cls(load_model(arch, weights, **p), arch, weights, p, temperature, upsample, input_size, vividness,
+                   calibration_for_model(arch, weights))
+
+    def run_grouped(self, l_ins: list):
+        """Yield ``(indices, outputs)`` for the network inputs, one batch per input shape."""
+        groups: dict = {}
+        for i, l_in in enumerate(l_ins):
+            groups.setdefault(l_in.shape, []).append(i)
+        p = self.params
+        for idx in groups.values():
+            batch = np.stack([l_ins[i] for i in idx])[:, None]
+            yield idx, _run_with_confidence(self.model, self.arch, self.weights, p.get("prototxt"),
+                                            p.get("backend", "auto"), p.get("device", "auto"), p.get("threads", 0),
+                                            batch)
+
+
+def ab_predictor(arch: str | None = "eccv16", **params) -> Callable[[list], list]:
+    """A function from a list of CIELAB lightness arrays (H, W) to their full-resolution ab (float32 (H, W, 2)).
+
+    The steps of :func:`colorize_cnn` up to, not including, the conversion to RGB: network input from L,
+    the network on a batch (frames of one size together), calibrated decoding, ab upsampled guided by L.
+    Video uses it so that a frame is rebuilt from its own L and its (temporally filtered) ab once. The
+    model is loaded once, when this is called.
+    """
+    from tinct.colorize.decode import decode_output
+    from tinct.colorize.upsample import resize, upsample_ab
+
+    dec = _Decoding.load(arch, params)
+    size = dec.input_size or dec.model.input_size
+
+    def run(lightnesses: list) -> list:
+        l_ins = [resize(lt, net_input_shape(*lt.shape, size, dec.model.multiple)) for lt in lightnesses]
+        out: list = [None] * len(l_ins)
+        for idx, res in dec.run_grouped(l_ins):
+            for j, i in enumerate(idx):
+                ab_low, _ = decode_output({k: v[j] for k, v in res.items()}, dec.model.bins, dec.temperature,
+                                          dec.vividness, dec.calibration)
+                out[i] = upsample_ab(ab_low, lightnesses[i], dec.upsample).astype(np.float32, copy=False)
+        return out
+
+    return run
+
+
 def colorize_many(images: Iterable, *, arch: str | None = "eccv16", batch_size: int = 8,
                   progress: Callable[[int], None] | None = None, return_extras: bool = False, **params):
     """Colorize many images with one loaded model, batching images whose network input shapes agree.
@@ -369,31 +436,17 @@ def colorize_many(images: Iterable, *, arch: str | None = "eccv16", batch_size: 
     """
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise ParameterError(f"batch_size: must be an integer >= 1, got {batch_size!r}")
-    from tinct.colorize.decode import calibration_for_model, check_vividness
-
-    temperature = params.pop("temperature", DEFAULT_TEMPERATURE)
-    upsample = params.pop("upsample", "bilateral")
-    input_size = params.pop("input_size", 0)
-    vividness = check_vividness(params.pop("vividness", 1.0))
-    weights = params.pop("weights", None)
-    calibration = calibration_for_model(arch, weights)
-    model = load_model(arch, weights, **params)
+    dec = _Decoding.load(arch, params)
     chunk: list = []
 
     def flush():
-        prepared = [_prepare(img() if callable(img) else img, model, input_size) for img in chunk]
+        prepared = [_prepare(img() if callable(img) else img, dec.model, dec.input_size) for img in chunk]
         outs: list = [None] * len(prepared)
-        groups: dict = {}
-        for i, (_, _, l_in) in enumerate(prepared):
-            groups.setdefault(l_in.shape, []).append(i)
-        for idx in groups.values():
-            batch = np.stack([prepared[i][2] for i in idx])[:, None]
-            out = _run_with_confidence(model, arch, weights, params.get("prototxt"), params.get("backend", "auto"),
-                                       params.get("device", "auto"), params.get("threads", 0), batch)
+        for idx, out in dec.run_grouped([l_in for _, _, l_in in prepared]):
             for j, i in enumerate(idx):
                 outs[i] = {k: v[j] for k, v in out.items()}
-        results = [_finish(a, lt, o, model, temperature, upsample, return_extras, vividness=vividness,
-                           calibration=calibration)
+        results = [_finish(a, lt, o, dec.model, dec.temperature, dec.upsample, return_extras, vividness=dec.vividness,
+                           calibration=dec.calibration)
                    for (a, lt, _), o in zip(prepared, outs)]
         if progress is not None:
             progress(len(results))

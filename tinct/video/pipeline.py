@@ -344,37 +344,9 @@ def _cnn_ab(job: VideoJob):
     if setup is None or job.post:
         return None
     arch, p = setup
-    from tinct.color import DEFAULT_TEMPERATURE
-    from tinct.colorize import cnn
-    from tinct.colorize.decode import calibration_for_model, check_vividness, decode_output
-    from tinct.colorize.upsample import resize, upsample_ab
+    from tinct.colorize.cnn import ab_predictor
 
-    temperature = p.pop("temperature", DEFAULT_TEMPERATURE)
-    upsample = p.pop("upsample", "bilateral")
-    input_size = p.pop("input_size", 0)
-    vividness = check_vividness(p.pop("vividness", 1.0))
-    weights = p.pop("weights", None)
-    calibration = calibration_for_model(arch, weights)
-    model = cnn.load_model(arch, weights, **p)
-    size = input_size or model.input_size
-
-    def run(lightnesses: list[np.ndarray]) -> list[np.ndarray]:
-        l_ins = [resize(lt, cnn.net_input_shape(*lt.shape, size, model.multiple)) for lt in lightnesses]
-        out: list = [None] * len(l_ins)
-        groups: dict = {}
-        for i, l_in in enumerate(l_ins):
-            groups.setdefault(l_in.shape, []).append(i)
-        for idx in groups.values():
-            batch = np.stack([l_ins[i] for i in idx])[:, None]
-            res = cnn._run_with_confidence(model, arch, weights, p.get("prototxt"), p.get("backend", "auto"),
-                                           p.get("device", "auto"), p.get("threads", 0), batch)
-            for j, i in enumerate(idx):
-                ab_low, _ = decode_output({k: v[j] for k, v in res.items()}, model.bins, temperature, vividness,
-                                          calibration)
-                out[i] = upsample_ab(ab_low, lightnesses[i], upsample).astype(np.float32, copy=False)
-        return out
-
-    return run
+    return ab_predictor(arch, **p)
 
 
 def colorize_batch(job: VideoJob, grays: list[np.ndarray], lightness: list[np.ndarray] | None = None
