@@ -399,8 +399,10 @@ class _Decoding:
                                             batch)
 
 
-def ab_predictor(arch: str | None = "eccv16", **params) -> Callable[[list], list]:
+def ab_predictor(arch: str | None = "eccv16", **params) -> Callable[..., list]:
     """A function from a list of CIELAB lightness arrays (H, W) to their full-resolution ab (float32 (H, W, 2)).
+
+    The function takes ``hints=``, a list with each frame's colour hints (or None), too.
 
     The steps of :func:`colorize_cnn` up to, not including, the conversion to RGB: network input from L,
     the network on a batch (frames of one size together), calibrated decoding, ab upsampled guided by L.
@@ -413,14 +415,32 @@ def ab_predictor(arch: str | None = "eccv16", **params) -> Callable[[list], list
     dec = _Decoding.load(arch, params)
     size = dec.input_size or dec.model.input_size
 
-    def run(lightnesses: list) -> list:
+    def finish(res: dict, lightness: np.ndarray, points=None) -> np.ndarray:
+        ab_low, _ = decode_output(res, dec.model.bins, dec.temperature, dec.vividness, dec.calibration)
+        ab = upsample_ab(ab_low, lightness, dec.upsample)
+        if points is not None and len(points):
+            from tinct.colorize.hints import apply_hints
+
+            ab = apply_hints(lightness, ab, points)
+        return ab.astype(np.float32, copy=False)
+
+    def run(lightnesses: list, hints: list | None = None) -> list:
+        hints = hints or [None] * len(lightnesses)
         l_ins = [resize(lt, net_input_shape(*lt.shape, size, dec.model.multiple)) for lt in lightnesses]
         out: list = [None] * len(l_ins)
-        for idx, res in dec.run_grouped(l_ins):
+        plain = [i for i, h in enumerate(hints) if h is None]
+        for idx, res in dec.run_grouped([l_ins[i] for i in plain]):
             for j, i in enumerate(idx):
-                ab_low, _ = decode_output({k: v[j] for k, v in res.items()}, dec.model.bins, dec.temperature,
-                                          dec.vividness, dec.calibration)
-                out[i] = upsample_ab(ab_low, lightnesses[i], dec.upsample).astype(np.float32, copy=False)
+                out[plain[i]] = finish({k: v[j] for k, v in res.items()}, lightnesses[plain[i]])
+        for i, h in enumerate(hints):  # frames with the user's hints: one at a time, with their hint channels
+            if h is None:
+                continue
+            points = _hint_points(h, None, lightnesses[i].shape)
+            p = dec.params
+            res = _run_with_confidence(dec.model, dec.arch, dec.weights, p.get("prototxt"), p.get("backend", "auto"),
+                                       p.get("device", "auto"), p.get("threads", 0), l_ins[i][None, None],
+                                       _hint_input(points, l_ins[i].shape, lightnesses[i].shape))
+            out[i] = finish({k: v[0] for k, v in res.items()}, lightnesses[i], points)
         return out
 
     return run

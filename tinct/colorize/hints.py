@@ -142,6 +142,35 @@ def parse_hints(value: Any, what: str = "hints") -> np.ndarray:
     return out
 
 
+def parse_frame_hints(value: Any, what: str = "hints") -> dict[int, np.ndarray]:
+    """Hints for a video: a list of ``{"frame": N, "x", "y", "color"[, "radius"]}`` objects (or a JSON file of
+    them; ``frame`` 0-based, default 0), as ``{frame: (n, 6) array}``."""
+    if isinstance(value, (str, Path)):
+        value = _load_json(Path(value), what)
+    if not isinstance(value, (list, tuple)):
+        raise ParameterError(f"{what}: expected a list of hints, got {type(value).__name__}")
+    if len(value) > MAX_HINTS:
+        raise ParameterError(f"{what}: at most {MAX_HINTS:,} hints, got {len(value):,}")
+    by_frame: dict[int, list] = {}
+    for i, row in enumerate(value):
+        if not isinstance(row, dict):
+            raise ParameterError(f"{what}[{i}]: expected an object with frame, x, y, color")
+        frame = row.get("frame", 0)
+        if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+            raise ParameterError(f"{what}[{i}].frame: expected a frame number >= 0, got {frame!r}")
+        by_frame.setdefault(frame, []).append((i, {k: v for k, v in row.items() if k != "frame"}))
+    out = {}
+    for frame, rows in by_frame.items():
+        try:
+            out[frame] = parse_hints([r for _, r in rows], what=what)
+        except ParameterError as exc:  # name the entry by its place in the whole list, not in its frame's
+            msg = str(exc)
+            for j, (i, _) in enumerate(rows):
+                msg = msg.replace(f"{what}[{j}]", f"{what}[{i}]") if msg.startswith(f"{what}[{j}]") else msg
+            raise ParameterError(msg) from None
+    return out
+
+
 def parse_hint_option(text: str) -> tuple[float, float, str]:
     """``--hint X,Y,#RRGGBB`` as ``(x, y, colour)``."""
     parts = [p.strip() for p in text.split(",")]

@@ -113,6 +113,11 @@ class VideoJob:
         x264 quality and speed.
     post : str, optional
         ``--post`` spec applied to each colorized frame before consistency.
+    hints : dict, optional
+        Colour hints by frame number (0-based): ``{frame: (N, 6) array}`` as
+        :func:`tinct.colorize.hints.parse_hints` gives it. Each such frame is colorized with its hints
+        (it becomes a key frame) and its colours are carried along the flow like any key frame's.
+        Methods that take hints only (``auto``, ``siggraph17``).
     """
 
     method: Method
@@ -128,6 +133,7 @@ class VideoJob:
     crf: int = 18
     preset: str = "veryfast"
     post: str | None = None
+    hints: dict | None = None
 
     def check(self) -> None:
         if self.method.kind != "colorize":
@@ -148,6 +154,8 @@ class VideoJob:
             raise ParameterError(f"crf: must be in 0..51, got {self.crf}")
         if self.preset not in ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower"):
             raise ParameterError(f"preset: not an x264 preset: {self.preset!r}")
+        if self.hints and self.method.need("hints") == "none":
+            raise ParameterError(f"hints: method {self.method.name!r} does not use colour hints")
 
 
 # --------------------------------------------------------------------------- per-frame work
@@ -164,7 +172,7 @@ def frame_lightness(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gray, _L_OF_GRAY[0][gray]
 
 
-def colorize_ab(job: VideoJob, gray: np.ndarray) -> np.ndarray:
+def colorize_ab(job: VideoJob, gray: np.ndarray, hints=None) -> np.ndarray:
     """Run the job's method on one gray frame and return the ab it predicts (float32 (H, W, 2)).
 
     The method and post-processing run through :func:`tinct.pipeline.run_array`, the step every
@@ -176,6 +184,8 @@ def colorize_ab(job: VideoJob, gray: np.ndarray) -> np.ndarray:
     inputs: dict[str, Any] = {}
     if job.reference is not None:
         inputs["reference"] = job.reference
+    if hints is not None:
+        inputs["hints"] = hints
     result = np.asarray(run_array(Job(job.method, job.params, inputs, job.post), gray))
     if result.ndim != 3 or result.shape[:2] != gray.shape or result.shape[2] < 3:
         raise ParameterError(f"method: {job.method.name!r} returned shape {result.shape} for a {gray.shape} frame")
@@ -228,6 +238,7 @@ def fingerprint(info: VideoInfo, job: VideoJob) -> str:
         "min_tracked": job.min_tracked,
         "cut_threshold": job.cut_threshold, "chunk_frames": job.chunk_frames, "crf": job.crf, "preset": job.preset,
         "post": job.post,
+        "hints": sorted((int(k), np.asarray(v).tolist()) for k, v in (job.hints or {}).items()),
     }
     return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
 
@@ -322,7 +333,7 @@ def _cnn_setup(job: VideoJob):
         if p.get("weights") is None:
             from tinct.models import weights as registry
 
-            entry = registry.default_entry()
+            entry = registry.default_entry(guided=bool(job.hints))  # one model for every frame: no flicker
             if entry is None:
                 return None  # the per-frame call raises the clear MissingWeightsError
             p["weights"], arch = str(registry.find(entry.name)), entry.arch
@@ -349,18 +360,25 @@ def _cnn_ab(job: VideoJob):
     return ab_predictor(arch, **p)
 
 
-def colorize_batch(job: VideoJob, grays: list[np.ndarray], lightness: list[np.ndarray] | None = None
-                   ) -> list[np.ndarray]:
+def colorize_batch(job: VideoJob, grays: list[np.ndarray], lightness: list[np.ndarray] | None = None,
+                   hints: list | None = None) -> list[np.ndarray]:
     """ab (float32 (H, W, 2)) for each gray frame: one network batch for CNN methods, else one call per frame.
 
-    ``lightness``: the frames' CIELAB L (:func:`frame_lightness`), when the caller has it.
+    ``lightness``: the frames' CIELAB L (:func:`frame_lightness`), when the caller has it; ``hints``: each
+    frame's colour hints or None.
     """
+    hints = hints or [None] * len(grays)
     run = _cnn_ab(job)
     if run is None:
-        return [colorize_ab(job, g) for g in grays]
+        return [colorize_ab(job, g, h) for g, h in zip(grays, hints)]
     if lightness is None:
         lightness = [frame_lightness(np.repeat(g[..., None], 3, axis=2))[1] for g in grays]
-    return run(lightness)
+    return run(lightness, hints=hints)
+
+
+def frame_hints(job: VideoJob, index: int):
+    """The colour hints given for frame ``index``, or None."""
+    return (job.hints or {}).get(index)
 
 
 def _batches(iterator, size):
@@ -394,6 +412,7 @@ def _plan_window(job, window, cuts, state):
             c = confidence(lightness, warp(l_prev, f))
             tracked = float(np.count_nonzero(c >= 0.5)) / c.size
             key = since + 1 >= job.keyframe_interval or job.min_tracked >= 1.0 or tracked < job.min_tracked
+        key = key or frame_hints(job, i) is not None  # a frame the user gave colours to is always colorized
         since = 0 if key else since + 1
         plan.append((gray, lightness, f, c, key))
         l_prev = lightness
@@ -415,11 +434,13 @@ def _chunk_flow(job, info, start, stop, cuts, holder, counter, tick=None):
         todo = [k for k, item in enumerate(plan) if item[4]]
         fresh: dict[int, np.ndarray] = {}
         for batch in _batches(todo, BATCH_FRAMES):
-            abs_ = colorize_batch(job, [plan[k][0] for k in batch], [plan[k][1] for k in batch])
+            abs_ = colorize_batch(job, [plan[k][0] for k in batch], [plan[k][1] for k in batch],
+                                  [frame_hints(job, window[k][0]) for k in batch])
             fresh.update(zip(batch, abs_))
         counter[0] += len(todo)
         for k, (_, lightness, f, c, key) in enumerate(plan):
-            if f is None:  # first frame, cut, or no smoothing
+            if f is None or frame_hints(job, window[k][0]) is not None:
+                # first frame, cut, no smoothing, or a frame with the user's colours: its own colours stand
                 ab = fresh[k]
                 since = 0
             else:
@@ -458,7 +479,7 @@ def _chunk_keyframes(job, info, start, stop, cuts, keys, counter, tick=None):
     def key(k):
         if k not in key_ab:
             upto(k)
-            key_ab[k] = colorize_batch(job, [buf[k][0]], [buf[k][1]])[0]
+            key_ab[k] = colorize_batch(job, [buf[k][0]], [buf[k][1]], [frame_hints(job, k)])[0]
             counter[0] += 1
         return key_ab[k]
 
@@ -531,6 +552,11 @@ def colorize_video(src, dst, job: VideoJob, *, overwrite: bool = False, restart:
         cache.save()
     cuts = set(data.get("cuts", [0]))
     keys = key_frames(info.frames, sorted(cuts), job.keyframe_interval) if job.consistency == "keyframes" else None
+    if keys is not None and job.hints:  # frames the user gave colours to are key frames
+        keys = sorted(set(keys) | {k for k in job.hints if 0 <= k < info.frames})
+    for k in job.hints or {}:
+        if not 0 <= k < info.frames:
+            raise ParameterError(f"hints: frame {k} is not in the clip (frames 0..{info.frames - 1})")
     chunks = plan_chunks(info.frames, job.chunk_frames, keys)
     needs_state = job.consistency == "flow"
 

@@ -50,6 +50,10 @@ def add_parser(sub) -> None:
                    help="--evaluate: measure motion on this clip (the input the results were made from)")
     p.add_argument("--lut-size", type=int, default=33,
                    help="grading (--method reinhard|mkl|gmm|sliced): LUT nodes per axis (default 33)")
+    p.add_argument("--hints", default=None, metavar="FILE.json",
+                   help='colour hints on chosen frames: a JSON list of {"frame": 0, "x": 120, "y": 45, '
+                        '"color": "#1f3a93"}; each such frame becomes a key frame and its colours are carried along '
+                        "the flow (auto, siggraph17)")
     p.add_argument("--progress", action="store_true", help="show a progress bar even when not on a terminal")
     add_method_options(p, "colorize")
     p.set_defaults(func=run)
@@ -91,6 +95,7 @@ def run(args) -> int:
     args.input = args.input[0]
     if args.method in GRADE_METHODS:
         return _grade(args)
+    from tinct.colorize.hints import parse_frame_hints
     from tinct.pipeline import make_job
     from tinct.video import VideoJob, colorize_video
 
@@ -102,7 +107,8 @@ def run(args) -> int:
     job = VideoJob(method, params, reference=reference, reference_path=args.reference, consistency=args.consistency,
                    strength=args.strength, keyframe_interval=args.keyframe_interval, min_tracked=args.min_tracked,
                    cut_threshold=args.cut_threshold,
-                   chunk_frames=args.chunk_frames, crf=args.crf, preset=args.preset, post=args.post)
+                   chunk_frames=args.chunk_frames, crf=args.crf, preset=args.preset, post=args.post,
+                   hints=parse_frame_hints(args.hints, "--hints") if args.hints else None)
     bar = _Bar(args.progress or sys.stderr.isatty(), method.name, force=args.progress)
     kwargs = {"max_pixels": pjob.max_pixels}
     try:
