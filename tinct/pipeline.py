@@ -91,11 +91,8 @@ class Job:
         return self.method.kind
 
     def record(self) -> dict[str, Any]:
-        """What a result records about how it was made (``tinct info`` shows it)."""
-        from tinct import __version__
-
-        rec: dict[str, Any] = {"software": f"tinct {__version__}", "method": self.method.name,
-                               "kind": self.kind,
+        """What a result records about how it was made (``tinct info`` shows it; the writer adds tinct's version)."""
+        rec: dict[str, Any] = {"method": self.method.name, "kind": self.kind,
                                "params": _jsonable({k: v for k, v in {**self.method.defaults(), **self.params}.items()
                                                     if v is not None and k not in self.method.path_params})}
         guided = any(self.inputs.get(i.name) is not None and len(self.inputs[i.name]) > 0
