@@ -177,16 +177,24 @@ def centre_crop(images, size: int):
     return x
 
 
-def sample_hints(ab, gen, p_none: float = 0.5, p_geom: float = 1 / 8, max_points: int = 128, pool: int = 3):
-    """Random colour hints from the true ab, SIGGRAPH17-style.
+def sample_hints(ab, gen, p_none: float = 0.5, p_geom: float = 1 / 8, max_points: int = 128, pool: int = 3,
+                 style: str = "random", click_pool: int = 5):
+    """Colour hints from the true ab: SIGGRAPH17's random points, or points placed as a user clicks.
 
     Each image gets no hint with probability ``p_none``; otherwise ``1 + Geometric(p_geom)`` points
-    (at most ``max_points``) at uniform random positions, each revealing the mean ab of the
-    ``pool x pool`` patch around it. Returns ``hint_ab`` (B, 2, H, W) and ``hint_mask`` (B, 1, H, W).
+    (at most ``max_points``). ``style='random'``: uniform random positions, each revealing the mean ab
+    of the ``pool x pool`` patch around it (the paper's simulated user). ``style='clicks'``: positions
+    drawn in proportion to how uniform the colour is around them (``exp(-std / 5)`` of ab over a 7 x 7
+    window), so they land inside objects, as people click, not on edges, each revealing the mean ab of
+    the ``click_pool x click_pool`` patch: the object's colour rather than one pixel's. ``'mixed'``:
+    each image takes one of the two at random. Returns ``hint_ab`` (B, 2, H, W) and ``hint_mask``
+    (B, 1, H, W).
     """
     import torch
     from torch.nn import functional as F
 
+    if style not in ("random", "clicks", "mixed"):
+        raise ParameterError(f"hint_style: expected random, clicks or mixed, got {style!r}")
     b, _, h, w = ab.shape
     dev = ab.device
     u = torch.rand((b,), generator=gen, device=dev)
@@ -194,8 +202,19 @@ def sample_hints(ab, gen, p_none: float = 0.5, p_geom: float = 1 / 8, max_points
     n = 1 + torch.floor(torch.log(g) / np.log(1.0 - p_geom))
     n = torch.where(u < p_none, torch.zeros_like(n), n.clamp(max=max_points))
     pos = torch.randint(0, h * w, (b, max_points), generator=gen, device=dev)
-    active = (torch.arange(max_points, device=dev).view(1, -1) < n.view(-1, 1)).float()
     smooth = F.avg_pool2d(ab, pool, stride=1, padding=pool // 2, count_include_pad=False).reshape(b, 2, h * w)
+    if style != "random":
+        mean = F.avg_pool2d(ab, 7, stride=1, padding=3, count_include_pad=False)
+        var = (F.avg_pool2d(ab * ab, 7, stride=1, padding=3, count_include_pad=False) - mean * mean).sum(1)
+        weight = torch.exp(-var.clamp_min(0.0).sqrt() / 5.0).reshape(b, h * w) + 1e-6
+        clicks = torch.multinomial(weight, max_points, replacement=True, generator=gen)
+        object_colour = F.avg_pool2d(ab, click_pool, stride=1, padding=click_pool // 2,
+                                     count_include_pad=False).reshape(b, 2, h * w)
+        use = torch.ones((b, 1), dtype=torch.bool, device=dev) if style == "clicks" else (
+            torch.rand((b, 1), generator=gen, device=dev) < 0.5)
+        pos = torch.where(use, clicks, pos)
+        smooth = torch.where(use.unsqueeze(-1), object_colour, smooth)
+    active = (torch.arange(max_points, device=dev).view(1, -1) < n.view(-1, 1)).float()
     count = torch.zeros((b, 1, h * w), device=dev)
     count.scatter_add_(2, pos.unsqueeze(1), active.unsqueeze(1))
     idx2 = pos.unsqueeze(1).expand(b, 2, max_points)

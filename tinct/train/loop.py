@@ -59,6 +59,7 @@ class TrainConfig:
     width: int = 32
     hints: bool = True
     hint_p_none: float = 0.5
+    hint_style: str = "random"
     input_size: int = 256
     loss: str = "ce"
     rebalance: float = 0.5
@@ -96,6 +97,8 @@ class TrainConfig:
         need(self.smooth_sigma > 0.0, f"smooth_sigma: must be > 0, got {self.smooth_sigma}")
         need(self.lr > 0.0, f"lr: must be > 0, got {self.lr}")
         need(0.0 <= self.hint_p_none <= 1.0, f"hint_p_none: must be in [0, 1], got {self.hint_p_none}")
+        need(self.hint_style in ("random", "clicks", "mixed"),
+             f"hint_style: expected random, clicks or mixed, got {self.hint_style!r}")
         need(self.clip > 0.0, f"clip: must be > 0, got {self.clip}")
         need(self.val_count >= 0, f"val_count: must be >= 0, got {self.val_count}")
         need(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
@@ -366,7 +369,7 @@ class Trainer:
         lab = rgb_to_lab(rgb)
         lum, ab = lab[:, :1], lab[:, 1:]
         if self.cfg.hints:
-            hint_ab, hint_mask = sample_hints(ab, gen, p_none=self.cfg.hint_p_none)
+            hint_ab, hint_mask = sample_hints(ab, gen, p_none=self.cfg.hint_p_none, style=self.cfg.hint_style)
         else:
             hint_ab = hint_mask = None
         s = self.model.output_stride

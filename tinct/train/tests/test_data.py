@@ -103,3 +103,20 @@ def test_hints_reveal_true_colours_at_the_mask():
     m = mask.bool().expand_as(ab)
     torch.testing.assert_close(hint[m], ab[m])
     assert float(hint[~m].abs().sum()) == 0
+
+
+def test_click_hints_land_inside_uniform_regions_and_reveal_their_colour():
+    g = torch.Generator().manual_seed(0)
+    ab = torch.zeros(8, 2, 32, 32)
+    ab[:, 0, :, :16] = 40.0  # left half: one flat colour (an object)
+    ab[:, :, :, 16:] = torch.randn(8, 2, 32, 16, generator=g) * 40  # right half: busy texture
+    random_hint, random_mask = sample_hints(ab, step_generator(0, 0, "cpu"), p_none=0.0)
+    click_hint, click_mask = sample_hints(ab, step_generator(0, 0, "cpu"), p_none=0.0, style="clicks")
+    left = lambda m: float(m[..., :, :13].sum() / m.sum())  # noqa: E731 - share of hints well inside the object
+    assert left(click_mask) > 0.9 and left(random_mask) < 0.7
+    revealed = click_hint[:, 0, :, :13][click_mask[:, 0, :, :13].bool()]  # the object's own colour
+    torch.testing.assert_close(revealed, torch.full_like(revealed, 40.0))
+    mixed = sample_hints(ab, step_generator(0, 1, "cpu"), p_none=0.0, style="mixed")[1]
+    assert 0.5 < left(mixed) < 1.0
+    with pytest.raises(ParameterError, match="hint_style"):
+        sample_hints(ab, step_generator(0, 0, "cpu"), style="wild")
