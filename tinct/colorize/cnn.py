@@ -575,7 +575,7 @@ def siggraph17(image, *, hints=None, regions=None, weights=None, temperature=DEF
 @register(
     "auto",
     kind="colorize",
-    summary="Automatic colorization with tinct's default network (the weights entry marked default).",
+    summary="tinct's own network, automatic or steered by colour hints (the weights entries marked default and guided_default).",
     params=[p for p in _COMMON if p.name not in ("prototxt", "backend")] + [
         Param("backend", "str", "auto", "Inference engine: auto = ONNX Runtime on the CPU when installed (no PyTorch start-up once the network has been exported), else torch.", choices=("auto", "torch", "onnx")),
         _VIVIDNESS,
