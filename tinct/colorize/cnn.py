@@ -210,12 +210,20 @@ def _prepare(image, model: Model, input_size: int):
 
 
 def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsample: str, return_extras: bool,
-            regions=None, vividness: float = 1.0, calibration=None, hints=None):
+            regions=None, vividness: float = 1.0, calibration=None, hints=None, plain: dict | None = None):
     from tinct.colorize.decode import DEFAULT, decode_output
     from tinct.colorize.upsample import bilinear_upsample, upsample_ab
 
     logits = out.get("logits")
     ab_low, conf_low = decode_output(out, model.bins, temperature, vividness, calibration or DEFAULT)
+    if plain is not None and hints is not None and len(hints):
+        from tinct.colorize.hints import hint_reach
+
+        # The network spreads even one hint over the whole picture (a pin on one parrot repaints the other):
+        # its hinted colours count near the hints, the same network's own guess beyond their reach.
+        ab_plain, _ = decode_output(plain, model.bins, temperature, vividness, calibration or DEFAULT)
+        near = hint_reach(hints, lightness.shape, ab_low.shape[:2])[..., None]
+        ab_low = ab_plain + near * (ab_low - ab_plain)
     ab = upsample_ab(ab_low, lightness, upsample)
     if hints is not None and len(hints):
         from tinct.colorize.hints import apply_hints
@@ -266,8 +274,12 @@ def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=N
     hint_in = _hint_input(points, l_in.shape, lightness.shape)
     out = _run_with_confidence(model, arch, weights, prototxt, backend, device, threads, l_in[None, None], hint_in)
     first = {k: v[0] for k, v in out.items()}
+    plain = None
+    if hint_in is not None:
+        res = _run_with_confidence(model, arch, weights, prototxt, backend, device, threads, l_in[None, None])
+        plain = {k: v[0] for k, v in res.items()}
     return _finish(arr, lightness, first, model, temperature, upsample, return_extras, regions=regions,
-                   vividness=vividness, calibration=calibration_for_model(arch, weights), hints=points)
+                   vividness=vividness, calibration=calibration_for_model(arch, weights), hints=points, plain=plain)
 
 
 def _run_with_confidence(model: Model, arch, weights, prototxt, backend, device, threads, batch, hint_in=None):

@@ -232,6 +232,29 @@ def rasterize(hints: np.ndarray, image_shape: tuple[int, int], net_shape: tuple[
     return ab, mask
 
 
+#: How far a hint's colour reaches, as a share of the picture's larger side (Gaussian sigma).
+HINT_REACH = 0.2
+
+
+def hint_reach(hints: np.ndarray, image_shape: tuple[int, int], grid_shape: tuple[int, int],
+               reach: float = HINT_REACH) -> np.ndarray:
+    """Where hints count, float32 (h, w) in [0, 1] on a ``grid_shape`` grid over an image of ``image_shape``.
+
+    The soft union of one Gaussian per hint (sigma ``reach`` times the larger side, at least the hint's
+    radius): 1 at a hint, fading with distance. Ten hints spread over a picture cover nearly all of it;
+    one hint covers its surroundings only.
+    """
+    h, w = grid_shape
+    sy, sx = h / image_shape[0], w / image_shape[1]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    miss = np.ones((h, w), np.float32)
+    sigma_img = np.maximum(reach * max(image_shape), hints[:, 5])
+    for (x, y), sig in zip(hints[:, :2], sigma_img):
+        d2 = ((xx + 0.5) / sx - (x + 0.5)) ** 2 + ((yy + 0.5) / sy - (y + 0.5)) ** 2
+        miss *= 1.0 - np.exp(-d2 / (2.0 * sig * sig)).astype(np.float32)
+    return 1.0 - miss
+
+
 def apply_hints(lightness: np.ndarray, ab: np.ndarray, hints: np.ndarray, sigma_l: float = 10.0) -> np.ndarray:
     """Make each hint hold at its own point: the network spreads hints, this pins them.
 

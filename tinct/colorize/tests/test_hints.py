@@ -159,3 +159,17 @@ def test_cli_hints_file_hint_options_and_regions(gray, tmp_path, capsys):
         assert main(["colorize", str(src), "-o", str(tmp_path / "x.png"), *argv]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and __import__("re").search(message, err), err
+
+
+def test_one_hint_colours_its_surroundings_not_the_whole_picture(gray):
+    from tinct.models.weights import find
+
+    v3 = str(find("tinctnet-v3"))
+    h, w = gray.shape
+    plain = tinct.colorize(gray, weights=v3)
+    pinned = tinct.colorize(gray, weights=v3, hints=[(20, 20, "#20c040", 3)])  # top-left corner
+    near = np.s_[10:31, 10:31]
+    far = np.s_[h - 60 :, w - 60 :]  # the opposite corner, about 1.3 image widths away
+    want = _ab(parse_colour("#20c040"))[0]
+    assert np.linalg.norm(_ab(pinned[near]).mean(0) - want) < np.linalg.norm(_ab(plain[near]).mean(0) - want) - 15
+    assert np.abs(_ab(pinned[far]) - _ab(plain[far])).mean() < 3.0
