@@ -427,8 +427,13 @@ def ab_predictor(arch: str | None = "eccv16", **params) -> Callable[..., list]:
     dec = _Decoding.load(arch, params)
     size = dec.input_size or dec.model.input_size
 
-    def finish(res: dict, lightness: np.ndarray, points=None) -> np.ndarray:
+    def finish(res: dict, lightness: np.ndarray, points=None, plain: dict | None = None) -> np.ndarray:
         ab_low, _ = decode_output(res, dec.model.bins, dec.temperature, dec.vividness, dec.calibration)
+        if plain is not None:  # as in colorize_cnn: hinted colours near the hints, the plain guess beyond
+            from tinct.colorize.hints import hint_reach
+
+            ab_plain, _ = decode_output(plain, dec.model.bins, dec.temperature, dec.vividness, dec.calibration)
+            ab_low = ab_plain + hint_reach(points, lightness.shape, ab_low.shape[:2])[..., None] * (ab_low - ab_plain)
         ab = upsample_ab(ab_low, lightness, dec.upsample)
         if points is not None and len(points):
             from tinct.colorize.hints import apply_hints
@@ -449,10 +454,12 @@ def ab_predictor(arch: str | None = "eccv16", **params) -> Callable[..., list]:
                 continue
             points = _hint_points(h, None, lightnesses[i].shape)
             p = dec.params
-            res = _run_with_confidence(dec.model, dec.arch, dec.weights, p.get("prototxt"), p.get("backend", "auto"),
-                                       p.get("device", "auto"), p.get("threads", 0), l_ins[i][None, None],
-                                       _hint_input(points, l_ins[i].shape, lightnesses[i].shape))
-            out[i] = finish({k: v[0] for k, v in res.items()}, lightnesses[i], points)
+            args = (dec.model, dec.arch, dec.weights, p.get("prototxt"), p.get("backend", "auto"),
+                    p.get("device", "auto"), p.get("threads", 0), l_ins[i][None, None])
+            res = _run_with_confidence(*args, _hint_input(points, l_ins[i].shape, lightnesses[i].shape))
+            plain = _run_with_confidence(*args)
+            out[i] = finish({k: v[0] for k, v in res.items()}, lightnesses[i], points,
+                            {k: v[0] for k, v in plain.items()})
         return out
 
     return run
