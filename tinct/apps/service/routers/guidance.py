@@ -20,6 +20,7 @@ from tinct.apps.service.routers.jobs import (
     _save,
     check_fields,
     declares,
+    form_method,
     parse_guidance,
     parse_params,
     quick_call,
@@ -29,8 +30,7 @@ from tinct.apps.service.schemas import Error, Suggestion
 from tinct.apps.service.services import guidance
 from tinct.apps.service.services.execute import upload_path
 from tinct.apps.service.services.uploads import UploadError, probe
-from tinct.errors import TinctError
-from tinct.registry import Method, get_method
+from tinct.registry import Method
 
 router = APIRouter(tags=["guidance"], dependencies=[Depends(require_token)])
 
@@ -51,13 +51,7 @@ def _fields(allowed: tuple[str, ...]):
 
 def _hint_method(name: str) -> Method:
     """A method that takes colour hints (``auto``, ``siggraph17``, or a plugin's)."""
-    name = (name or "").strip()
-    if not name or len(name) > 64 or not name.isprintable():
-        raise _bad("method: expected a method name from /api/methods")
-    try:
-        meth = get_method(name)
-    except TinctError as exc:
-        raise _bad(f"method: {exc}") from None
+    meth = form_method(name)
     if not declares(meth, "hints"):
         raise _bad(f"method: {meth.name!r} takes no colour hints; use auto or siggraph17")
     return meth

@@ -59,6 +59,17 @@ def _bad(detail: str, status: int = 400) -> HTTPException:
     return HTTPException(status, " ".join(detail.split()))
 
 
+def form_method(text: str | None) -> Method:
+    """The registered method a form's ``method`` field names; a 400 naming the field otherwise."""
+    name = (text or "").strip()
+    if not name or len(name) > 64 or not name.isprintable():
+        raise _bad("method: expected a method name from /api/methods")
+    try:
+        return get_method(name)
+    except TinctError as exc:
+        raise _bad(f"method: {exc}") from None
+
+
 def status_of(job: dict, store: JobStore, settings: Settings, with_guidance: bool = False) -> JobStatus:
     """The job's status; ``with_guidance`` adds its hints and regions (read from its folder, so not on every
     event of a stream)."""
@@ -302,13 +313,7 @@ def create_job(
     store: JobStore = get_store(request)
     # the token's owner id; without tokens the client's address, which only the per-client queue limit reads
     owner = getattr(request.state, "owner", "") or f"addr:{request.client.host if request.client else '?'}"
-    name = method.strip()
-    if not name or len(name) > 64 or not name.isprintable():
-        raise _bad("method: expected a method name from /api/methods")
-    try:
-        meth = get_method(name)
-    except TinctError as exc:
-        raise _bad(f"method: {exc}") from None
+    meth = form_method(method)
     values = parse_params(meth, params, settings.allow_path_params, settings)
     post_spec = parse_post(post)
     uploads = {"image": image, "reference": reference, "mask": mask, "reference_mask": reference_mask,
