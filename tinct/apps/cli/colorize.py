@@ -37,14 +37,15 @@ def add_parser(sub) -> None:
 
 
 def hint_list(path: str | None, points: list[str]):
-    """``--hints FILE`` and every ``--hint X,Y,#RRGGBB`` as one list, or None when there are none."""
+    """``--hints FILE`` and every ``--hint X,Y,#RRGGBB`` as one (N, 6) hints array, or None when there are none."""
+    import numpy as np
+
     from tinct.colorize.hints import parse_hint_option, parse_hints
 
     if path is None and not points:
         return None
-    hints = [tuple(row[:2]) + ("#{:02x}{:02x}{:02x}".format(*map(int, row[2:5])), row[5])
-             for row in parse_hints(path, what="--hints")] if path else []
-    return hints + [parse_hint_option(p) for p in points]
+    from_file = parse_hints(path, what="--hints") if path else np.zeros((0, 6))
+    return np.concatenate([from_file, parse_hints([parse_hint_option(p) for p in points])])
 
 
 def run(args) -> int:
