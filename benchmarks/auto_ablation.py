@@ -132,7 +132,7 @@ def decoder(bins, temperature, vividness, cal):
 def decoder_plain(bins, temperature, alpha):
     from tinct.colorize.decode import statistics
 
-    return lambda logits: statistics(logits, bins, temperature, alpha)["annealed"]
+    return lambda logits: statistics(logits, bins, temperature, alpha, keys=("annealed",))["annealed"]
 
 
 def table(rows: list[tuple[str, dict]]) -> str:

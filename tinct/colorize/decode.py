@@ -165,33 +165,41 @@ def _softmax(z: np.ndarray, temperature: float) -> np.ndarray:
     return p
 
 
-def statistics(logits: np.ndarray, bins: str, temperature: float, prior_alpha: float = 0.0) -> dict:
+def statistics(logits: np.ndarray, bins: str, temperature: float, prior_alpha: float = 0.0,
+               keys=("annealed", "mean", "spread", "entropy", "mode_mass")) -> dict:
     """Per-pixel summaries of (Q, h, w) logits, every one (h, w[, 2]) float32.
 
     Keys: ``annealed`` (annealed-mean ab at ``temperature``), ``mean`` (mean ab
     at T = 1), ``spread`` (ab standard deviation under p), ``entropy`` (nats),
-    ``mode_mass`` (probability within 15 ab units of the mode's centre).
+    ``mode_mass`` (probability within 15 ab units of the mode's centre). Only
+    ``keys`` are computed: decoding needs two of them, and the others cost as
+    much again (every colorized video frame pays for them).
     """
+    keys = set(keys)
     centres = _centres(bins)
     z = np.moveaxis(np.asarray(logits, np.float32), 0, -1)
     if z.shape[-1] != len(centres):
         raise ParameterError(f"logits: expected {len(centres)} bins, got {z.shape[-1]}")
     if prior_alpha:
         z = z + np.float32(prior_alpha) * _log_prior(bins)
-    p = _softmax(z, 1.0)
-    mean = p @ centres
-    second = p @ (centres ** 2).sum(axis=1)
-    spread = np.sqrt(np.maximum(second - (mean ** 2).sum(axis=-1), 0.0))
-    logp = np.log(np.maximum(p, 1e-30))
-    ent = -(p * logp).sum(axis=-1)
-    mode = np.argmax(p, axis=-1)
-    near = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1) <= 15.0 ** 2  # (Q, Q) bins near each bin
-    # Only the mode's row of `near` matters per pixel: O(pixels x Q), not a (pixels x Q) @ (Q x Q) product.
-    mode_mass = np.einsum("...q,...q->...", p, near[mode].astype(np.float32))
-    annealed = _softmax(z, temperature) @ centres
-    return {"annealed": annealed.astype(np.float32), "mean": mean.astype(np.float32),
-            "spread": spread.astype(np.float32), "entropy": ent.astype(np.float32),
-            "mode_mass": mode_mass.astype(np.float32)}
+    out = {}
+    if keys & {"mean", "spread", "entropy", "mode_mass"}:
+        p = _softmax(z, 1.0)
+        mean = p @ centres
+        out["mean"] = mean
+        if "spread" in keys:
+            second = p @ (centres ** 2).sum(axis=1)
+            out["spread"] = np.sqrt(np.maximum(second - (mean ** 2).sum(axis=-1), 0.0))
+        if "entropy" in keys:
+            out["entropy"] = -(p * np.log(np.maximum(p, 1e-30))).sum(axis=-1)
+        if "mode_mass" in keys:
+            mode = np.argmax(p, axis=-1)
+            near = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1) <= 15.0 ** 2  # (Q, Q)
+            # Only the mode's row of `near` matters per pixel: O(pixels x Q), not a (pixels x Q) @ (Q x Q) product.
+            out["mode_mass"] = np.einsum("...q,...q->...", p, near[mode].astype(np.float32))
+    if "annealed" in keys:
+        out["annealed"] = _softmax(z, temperature) @ centres
+    return {k: np.asarray(v, np.float32) for k, v in out.items() if k in keys}
 
 
 def confidence_from_spread(spread: np.ndarray, cal: Calibration = DEFAULT) -> np.ndarray:
@@ -238,13 +246,14 @@ def calibrated_decode(logits: np.ndarray, bins: str, temperature: float, vividne
     decoding tinct used before calibration, whatever ``cal.prior_alpha``.
     """
     vividness = check_vividness(vividness)
-    st = statistics(logits, bins, temperature, cal.prior_alpha if bins == "313" else 0.0)
+    st = statistics(logits, bins, temperature, cal.prior_alpha if bins == "313" else 0.0,
+                    keys=("annealed", "spread"))
     conf = confidence_from_spread(st["spread"], cal)
     used = confidence_from_spread(st["spread"], widened(cal, vividness)) if vividness > 1.0 else conf
     fallback = st["annealed"] if cal.fallback_alpha is None else _adjusted_mean(logits, bins, cal.fallback_alpha)
     vivid = None
     if vividness >= VIVIDNESS_MAX and cal.prior_alpha and bins == "313":
-        vivid = statistics(logits, bins, temperature)["annealed"]
+        vivid = statistics(logits, bins, temperature, keys=("annealed",))["annealed"]
     return blend(st["annealed"], fallback, used, vividness, cal, vivid), conf
 
 
@@ -273,7 +282,7 @@ def calibrated_regression(ab: np.ndarray, logits: np.ndarray | None, bins: str, 
     else:
         from tinct.colorize.upsample import resize
 
-        st = statistics(logits, bins, 1.0)
+        st = statistics(logits, bins, 1.0, keys=("spread",))
         conf = np.clip(resize(confidence_from_spread(st["spread"], cal), ab.shape[:2]), 0.0, 1.0)
         used = conf
         if vividness > 1.0:
