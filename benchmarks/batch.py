@@ -6,11 +6,17 @@ each as a user would run it (a fresh ``tinct`` process, wall clock end to end,
 cluster start-up included):
 
 * ``tinct colorize IN -o OUT`` (one process, files one after another: the peer);
-* ``tinct batch IN OUT --workers 1``;
-* ``tinct batch IN OUT --workers 2``.
+* ``tinct batch IN OUT --workers W --threads T`` for each ``W:T`` of ``--configs``
+  (default ``1:1 1:2 2:1``: one worker with one thread, one worker with two
+  threads -- two tasks at once in one process --, two single-thread workers);
+* with ``--no-prefetch-row``, also ``--workers 1 --threads 1`` with the task's
+  read/write overlap switched off (``TINCT_BATCH_PREFETCH=0``), to show what it gains.
 
-It prints files per second and checks that the three output folders hold the
-same pictures (largest pixel difference).
+It prints wall seconds, files per second, the CPU seconds (user+sys, the run's
+processes and their workers) per file, the ratios the issue names (2 workers
+against the sequential CLI and against 1 worker) and the load average before and
+after the runs, and checks that the output folders hold the same pictures
+(largest pixel difference).
 
 Method: ``auto`` when tinct's weights are installed, else ``exemplar`` with a
 Kodak photo as the colour reference (``--method``/``--reference`` override).
@@ -19,6 +25,7 @@ Usage::
 
     python benchmarks/batch.py                 # 48 photos
     python benchmarks/batch.py --n 12 --method exemplar
+    python benchmarks/batch.py --n 16 --megapixels 1 --no-prefetch-row   # the table in docs/video-batch.md
 """
 
 from __future__ import annotations
@@ -43,7 +50,11 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=48, help="number of photos")
     ap.add_argument("--method", default=None)
     ap.add_argument("--reference", default=str(SHARED / "data" / "eval" / "kodak24" / "kodim23.png"))
-    ap.add_argument("--workers", nargs="*", type=int, default=[1, 2])
+    ap.add_argument("--configs", nargs="*", default=["1:1", "1:2", "2:1"], metavar="W:T",
+                    help="tinct batch runs as workers:threads (default 1:1 1:2 2:1)")
+    ap.add_argument("--no-prefetch-row", action="store_true",
+                    help="add a --workers 1 --threads 1 run with the read/write overlap off (TINCT_BATCH_PREFETCH=0)")
+    ap.add_argument("--no-sequential", action="store_true", help="leave out the sequential tinct colorize run")
     ap.add_argument("--megapixels", type=float, default=0.0,
                     help="resize the photos to about this many megapixels (the issue's case: 1)")
     ap.add_argument("--overhead-tasks", type=int, default=200,
@@ -80,20 +91,29 @@ def main(argv=None) -> int:
     size = f"{g.shape[1]}x{g.shape[0]}" if n else "-"
     print(f"method: {method}{' (reference ' + ref.name + ')' if needs_ref else ''}; {n} photos from "
           f"bsds500-test100 ({size}, gray); cpu: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    runs = [("tinct colorize (sequential, 1 process)",
-             ["colorize", str(src), "-o", str(tmp / "seq"), "--method", method, *ref_args], tmp / "seq")]
-    for w in args.workers:
-        runs.append((f"tinct batch --workers {w} (LocalCluster)",
-                     ["batch", str(src), str(tmp / f"batch{w}"), "--method", method, "--workers", str(w), "--json",
-                      *ref_args], tmp / f"batch{w}"))
+    runs = []
+    if not args.no_sequential:
+        runs.append(("tinct colorize (sequential)",
+                     ["colorize", str(src), "-o", str(tmp / "seq"), "--method", method, *ref_args], tmp / "seq", {}))
+    configs = [tuple(int(v) for v in c.split(":")) for c in args.configs]
+    if args.no_prefetch_row:
+        configs.insert(0, (1, 1, "off"))
+    for w, t, *off in configs:
+        name = f"batch{w}x{t}{'-noprefetch' if off else ''}"
+        label = f"tinct batch --workers {w} --threads {t}{' (no prefetch)' if off else ''}"
+        env = {"TINCT_BATCH_PREFETCH": "0"} if off else {}
+        runs.append((label, ["batch", str(src), str(tmp / name), "--method", method, "--workers", str(w),
+                             "--threads", str(t), "--json", *ref_args], tmp / name, env))
     rows = []
     import resource
 
     cpu = {}
-    for label, cmd, out in runs:
+    loads = [os.getloadavg()]
+    for label, cmd, out, env in runs:
         t0 = time.perf_counter()
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        proc = subprocess.run([sys.executable, "-m", "tinct", *cmd], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "tinct", *cmd], capture_output=True, text=True,
+                              env={**os.environ, **env})
         dt = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # Dask workers are children of the tinct process
         cpu[label] = (r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime)
@@ -106,7 +126,10 @@ def main(argv=None) -> int:
         files = sorted(out.rglob("*.png"))
         rows.append((label, len(files), dt, n / dt, inner, out))
         print(f"  done {label}: {dt:.1f} s", file=sys.stderr, flush=True)
+    loads.append(os.getloadavg())
     base = {p.name: read_image(p).pixels for p in sorted(rows[0][5].rglob("*.png"))} if rows else {}
+    print(f"\nload average (1, 5, 15 min) before the runs: {', '.join(f'{v:.2f}' for v in loads[0])}; "
+          f"after: {', '.join(f'{v:.2f}' for v in loads[1])}")
     print()
     print("| run | files | wall s | files/s | files/s inside run | CPU user+sys s per file | "
           "identical to sequential | max abs diff |")
@@ -118,6 +141,17 @@ def main(argv=None) -> int:
         u, sy = cpu[label]
         print(f"| {label} | {count} | {dt:.1f} | {fps:.2f} | {inner or '-'} | {u / max(count, 1):.2f}+"
               f"{sy / max(count, 1):.2f} | {same}/{count} | {max(diffs, default=0)} |")
+    fps = {label: f for label, _, _, f, _, _ in rows}
+    seq = fps.get("tinct colorize (sequential)")
+    one, two = fps.get("tinct batch --workers 1 --threads 1"), fps.get("tinct batch --workers 2 --threads 1")
+    off = fps.get("tinct batch --workers 1 --threads 1 (no prefetch)")
+    ratios = [("2 workers / sequential CLI (target 1.3x)", two, seq), ("2 workers / 1 worker (target 1.8x)", two, one),
+              ("1 worker, 2 threads / 1 worker", fps.get("tinct batch --workers 1 --threads 2"), one),
+              ("1 worker: prefetch / no prefetch", one, off)]
+    print()
+    for name, a, b in ratios:
+        if a and b:
+            print(f"{name}: {a / b:.2f}x")
     print("\n(max abs diff: largest 8-bit difference from the sequential output; BLAS/OpenMP thread counts differ "
           "between runs, which changes float summation order)")
     if args.overhead_tasks:
