@@ -9,6 +9,16 @@ and the share of hint points whose output ab lies within 10 of the hint's ab. Th
 SIGGRAPH17 curve (ImageNet, its own network) is printed beside it for reference.
 
     python benchmarks/tinctnet_hints.py [--method auto] [--weights FILE] [--hints 0 1 2 5 10 20 50] [--limit N] [DIR ...]
+
+``--protocol objects`` measures what a user's click does instead (the hints issue's item 6): in each image
+the largest few regions of a Felzenszwalb segmentation of the *colour truth* (2-25 % of the picture) are
+taken as objects; one click at each object's most interior point asks for a colour the object does not
+have (its true hue turned by 120 degrees, chroma at least 30). Printed: the share of the object's pixels
+whose output ab lies within 15 of the requested ab (the click dominates its object), and how far the
+result moves outside the object, as the mean ab change against the same model without the click
+(the click fades at the object's edges) -- near the object (a 5 % wide ring) and beyond.
+
+    python benchmarks/tinctnet_hints.py --protocol objects [--weights FILE] [--limit N] [DIR ...]
 """
 
 from __future__ import annotations
@@ -36,6 +46,74 @@ def simulated_hints(rgb: np.ndarray, k: int, rng) -> np.ndarray:
     return np.column_stack([xs, ys, colours, np.zeros(k)]).astype(np.float64)
 
 
+def object_clicks(rgb: np.ndarray, lab: np.ndarray, max_objects: int = 3):
+    """Objects of the colour truth and one click on each asking for a new colour.
+
+    Returns a list of ``(mask, hint)``: a boolean (h, w) object and a (1, 6) hint x, y, r, g, b, radius.
+    """
+    import cv2
+    from skimage.segmentation import felzenszwalb
+
+    from tinct.color import lab2rgb
+
+    h, w = rgb.shape[:2]
+    labels = felzenszwalb(rgb, scale=400, sigma=0.8, min_size=int(0.01 * h * w))
+    ids, counts = np.unique(labels, return_counts=True)
+    share = counts / labels.size
+    chosen = ids[(share >= 0.02) & (share <= 0.25)][np.argsort(-counts[(share >= 0.02) & (share <= 0.25)])]
+    out = []
+    for i in chosen[:max_objects]:
+        mask = labels == i
+        dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 5)
+        y, x = np.unravel_index(np.argmax(dist), dist.shape)
+        ab = lab[mask, 1:].mean(axis=0)
+        hue = np.arctan2(ab[1], ab[0]) + 2 * np.pi / 3
+        chroma = max(30.0, float(np.hypot(*ab)))
+        want = np.array([lab[y, x, 0], chroma * np.cos(hue), chroma * np.sin(hue)], np.float32)
+        colour = np.clip(lab2rgb(want[None, None])[0, 0], 0, 1) * 255.0
+        out.append((mask, np.array([[x, y, *colour, 0.0]])))
+    return out
+
+
+def run_objects(args, dirs) -> int:
+    """The ``--protocol objects`` table (see the module notes)."""
+    import cv2
+
+    import tinct
+    from tinct.color import lightness2rgb, rgb2lab
+    from tinct.evaluate.run import list_images
+    from tinct.io import read_image
+    from tinct.pixels import is_grayscale, to_float_rgb
+
+    params = {"weights": args.weights} if args.weights else {}
+    covered, near, far, n_img = [], [], [], 0
+    for folder in dirs:
+        for path in list_images(folder)[: args.limit]:
+            rgb = to_float_rgb(read_image(path).pixels)
+            if is_grayscale(rgb):
+                continue
+            n_img += 1
+            lab = rgb2lab(rgb)
+            gray = np.ascontiguousarray(lightness2rgb(lab[..., 0])[..., 0])
+            base_ab = rgb2lab(tinct.colorize(gray, method=args.method, **params))[..., 1:]
+            ring_px = max(3, int(0.05 * max(gray.shape)))
+            for mask, hint in object_clicks(rgb, lab):
+                out_ab = rgb2lab(tinct.colorize(gray, method=args.method, hints=hint, **params))[..., 1:]
+                want = rgb2lab((hint[:, 2:5] / 255.0).astype(np.float32)[None])[0, 0, 1:]
+                covered.append(np.mean(np.linalg.norm(out_ab[mask] - want, axis=1) <= 15.0))
+                moved = np.linalg.norm(out_ab - base_ab, axis=-1)
+                grown = cv2.dilate(mask.astype(np.uint8), np.ones((2 * ring_px + 1,) * 2, np.uint8)) > 0
+                near.append(moved[grown & ~mask].mean())
+                far.append(moved[~grown].mean() if (~grown).any() else 0.0)
+    print(f"{args.method} ({args.weights or 'default weights'}) on {', '.join(d.name for d in dirs)}: "
+          f"{n_img} images, {len(covered)} object clicks")
+    print("| object pixels within ab 15 of the click's colour | ab change in a 5 % ring outside | ab change beyond |")
+    print("|---|---|---|")
+    print(f"| {100 * np.mean(covered):.1f} % (median {100 * np.median(covered):.1f} %) | {np.mean(near):.2f} "
+          f"| {np.mean(far):.2f} |")
+    return 0
+
+
 def main(argv=None) -> int:
     import tinct
     from tinct.color import lightness2rgb, rgb2lab
@@ -51,9 +129,13 @@ def main(argv=None) -> int:
     ap.add_argument("--hints", type=int, nargs="+", default=[0, 1, 2, 5, 10, 20, 50])
     ap.add_argument("--limit", type=int, default=None, help="images per folder")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--protocol", choices=("points", "objects"), default="points",
+                    help="random points revealing the truth (the paper's sweep) or clicks asking objects for a new colour")
     args = ap.parse_args(argv)
     shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval"
     dirs = [Path(d) for d in args.dirs] or [shared / d for d in DEFAULT_DIRS]
+    if args.protocol == "objects":
+        return run_objects(args, dirs)
     params = {"weights": args.weights} if args.weights else {}
 
     rows = {k: {"psnr": [], "gray": [], "fit": []} for k in args.hints}

@@ -223,3 +223,62 @@ def sample_hints(ab, gen, p_none: float = 0.5, p_geom: float = 1 / 8, max_points
     mask = (count > 0).float()
     hint = hint / count.clamp_min(1.0)
     return hint.view(b, 2, h, w), mask.view(b, 1, h, w)
+
+
+def recolour_objects(lum, ab, hint_ab, hint_mask, gen, p: float, pool: int = 5):
+    """Teach hints to override the prior: give one object per chosen image a new colour and a click on it.
+
+    Hints sampled from the truth only ever confirm colours the image could have, so a network trained on
+    them learns to follow a hint only where it agrees with its own guess -- and users click exactly where
+    it does not ("the caps were red"). With probability ``p`` an image gets a click at a point of uniform
+    colour; the *object* around it (pixels within a random radius of 20-60 % of the crop whose true ab
+    lies within 12 and L within 15 of the click's, so it follows the object's edges as its colour does)
+    is turned to a new colour: its ab rotated by a random hue angle of 60-300 degrees and shifted by a
+    random ab offset of chroma 0-40 (so gray objects get colour too), chroma clipped at 90. The click's
+    hint reveals the new colour (the ``pool x pool`` mean); the loss then sees the new colour only where
+    the object is, so the network learns to carry a hint over its object and to stop at its edges.
+
+    Returns the new ``ab``, ``hint_ab``, ``hint_mask`` (inputs unchanged where no image was chosen).
+    """
+    import torch
+    from torch.nn import functional as F
+
+    b, _, h, w = ab.shape
+    dev = ab.device
+    chosen = torch.rand((b,), generator=gen, device=dev) < p
+    if p <= 0 or not bool(chosen.any()):
+        return ab, hint_ab, hint_mask
+    mean = F.avg_pool2d(ab, 7, stride=1, padding=3, count_include_pad=False)
+    var = (F.avg_pool2d(ab * ab, 7, stride=1, padding=3, count_include_pad=False) - mean * mean).sum(1)
+    weight = torch.exp(-var.clamp_min(0.0).sqrt() / 5.0).reshape(b, h * w) + 1e-6
+    pos = torch.multinomial(weight, 1, generator=gen).view(b)
+    cy, cx = pos // w, pos % w
+    idx = torch.arange(b, device=dev)
+    ab_c = ab[idx, :, cy, cx].view(b, 2, 1, 1)
+    l_c = lum[idx, :, cy, cx].view(b, 1, 1, 1)
+    yy = torch.arange(h, device=dev, dtype=ab.dtype).view(1, h, 1)
+    xx = torch.arange(w, device=dev, dtype=ab.dtype).view(1, 1, w)
+    radius = (0.2 + 0.4 * torch.rand((b,), generator=gen, device=dev)) * max(h, w)
+    near = ((yy - cy.view(b, 1, 1)) ** 2 + (xx - cx.view(b, 1, 1)) ** 2) <= radius.view(b, 1, 1) ** 2
+    alike = ((ab - ab_c).norm(dim=1) <= 12.0) & ((lum - l_c).abs()[:, 0] <= 15.0)
+    obj = (near & alike & chosen.view(b, 1, 1)).unsqueeze(1)
+    angle = np.pi / 3 + (4 * np.pi / 3) * torch.rand((b,), generator=gen, device=dev)
+    cos, sin = torch.cos(angle).view(b, 1, 1), torch.sin(angle).view(b, 1, 1)
+    rotated = torch.stack([cos * ab[:, 0] - sin * ab[:, 1], sin * ab[:, 0] + cos * ab[:, 1]], dim=1)
+    off_angle = 2 * np.pi * torch.rand((b,), generator=gen, device=dev)
+    off_chroma = 40.0 * torch.rand((b,), generator=gen, device=dev)
+    offset = torch.stack([off_chroma * torch.cos(off_angle), off_chroma * torch.sin(off_angle)], dim=1)
+    new = rotated + offset.view(b, 2, 1, 1)
+    chroma = new.norm(dim=1, keepdim=True)
+    new = new * (90.0 / chroma.clamp_min(90.0))
+    ab = torch.where(obj, new, ab)
+    colour = F.avg_pool2d(ab, pool, stride=1, padding=pool // 2, count_include_pad=False)[idx, :, cy, cx]
+    hint_ab, hint_mask = hint_ab.clone(), hint_mask.clone()
+    # The recoloured object's other hints (sampled from its old colour) would contradict the click: drop them.
+    stale = obj.expand_as(hint_mask) & (hint_mask > 0)
+    hint_mask = torch.where(stale, torch.zeros_like(hint_mask), hint_mask)
+    hint_ab = torch.where(stale.expand_as(hint_ab), torch.zeros_like(hint_ab), hint_ab)
+    sel = idx[chosen]
+    hint_ab[sel, :, cy[sel], cx[sel]] = colour[sel]
+    hint_mask[sel, 0, cy[sel], cx[sel]] = 1.0
+    return ab, hint_ab, hint_mask

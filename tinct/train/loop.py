@@ -60,6 +60,7 @@ class TrainConfig:
     hints: bool = True
     hint_p_none: float = 0.5
     hint_style: str = "random"
+    hint_recolour: float = 0.0
     input_size: int = 256
     loss: str = "ce"
     rebalance: float = 0.5
@@ -99,6 +100,7 @@ class TrainConfig:
         need(0.0 <= self.hint_p_none <= 1.0, f"hint_p_none: must be in [0, 1], got {self.hint_p_none}")
         need(self.hint_style in ("random", "clicks", "mixed"),
              f"hint_style: expected random, clicks or mixed, got {self.hint_style!r}")
+        need(0.0 <= self.hint_recolour <= 1.0, f"hint_recolour: must be in [0, 1], got {self.hint_recolour}")
         need(self.clip > 0.0, f"clip: must be > 0, got {self.clip}")
         need(self.val_count >= 0, f"val_count: must be >= 0, got {self.val_count}")
         need(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"),
@@ -361,7 +363,7 @@ class Trainer:
         """(L, hint_ab, hint_mask, ab, L) of one step (the last two at 1/4); a function of (data, seed, step)."""
         from torch.nn import functional as F
 
-        from tinct.train.data import random_resized_crop, sample_hints, step_generator
+        from tinct.train.data import random_resized_crop, recolour_objects, sample_hints, step_generator
         from tinct.train.lab import rgb_to_lab
 
         gen = step_generator(self.cfg.seed, step, self.device)
@@ -370,6 +372,8 @@ class Trainer:
         lum, ab = lab[:, :1], lab[:, 1:]
         if self.cfg.hints:
             hint_ab, hint_mask = sample_hints(ab, gen, p_none=self.cfg.hint_p_none, style=self.cfg.hint_style)
+            if self.cfg.hint_recolour > 0:
+                ab, hint_ab, hint_mask = recolour_objects(lum, ab, hint_ab, hint_mask, gen, self.cfg.hint_recolour)
         else:
             hint_ab = hint_mask = None
         s = self.model.output_stride

@@ -50,6 +50,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--width", type=int, default=d.width, help="channels of the first stage [%(default)s]")
     p.add_argument("--hints", type=_bool, default=d.hints, help="train with random colour hints (yes/no)")
     p.add_argument("--hint-p-none", type=float, default=d.hint_p_none, help="share of images without hints")
+    p.add_argument("--hint-recolour", type=float, default=d.hint_recolour,
+                   help="share of images whose clicked object is given a new colour, so hints learn to override "
+                        "the network's guess (0 = hints only ever reveal true colours)")
     p.add_argument("--hint-style", choices=["random", "clicks", "mixed"], default=d.hint_style,
                    help="where hints go: random points (SIGGRAPH17), clicks inside uniform regions revealing the "
                         "object's colour, or a mix [%(default)s]")
@@ -109,7 +112,8 @@ def run(args) -> int:
     cfg = TrainConfig(
         data=list(args.data), out=args.out, steps=args.steps, batch_size=args.batch_size, crop=args.crop,
         load_size=args.load_size, limit=args.limit, val_count=args.val_count, bins=args.bins, width=args.width,
-        hints=args.hints, hint_p_none=args.hint_p_none, hint_style=args.hint_style, input_size=args.input_size, loss=args.loss,
+        hints=args.hints, hint_p_none=args.hint_p_none, hint_style=args.hint_style,
+        hint_recolour=args.hint_recolour, input_size=args.input_size, loss=args.loss,
         rebalance=args.rebalance, smooth=args.smooth, smooth_sigma=args.smooth_sigma, lr=args.lr,
         weight_decay=args.weight_decay, warmup=args.warmup, clip=args.clip, seed=args.seed, device=args.device,
         amp=args.amp, ckpt_every=args.ckpt_every, eval_every=args.eval_every, log_every=args.log_every,

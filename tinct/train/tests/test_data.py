@@ -13,6 +13,7 @@ from tinct.train.data import (
     epoch_order,
     load_images,
     random_resized_crop,
+    recolour_objects,
     sample_hints,
     step_generator,
 )
@@ -120,3 +121,24 @@ def test_click_hints_land_inside_uniform_regions_and_reveal_their_colour():
     assert 0.5 < left(mixed) < 1.0
     with pytest.raises(ParameterError, match="hint_style"):
         sample_hints(ab, step_generator(0, 0, "cpu"), style="wild")
+
+
+def test_recoloured_objects_follow_the_object_and_the_click_reveals_the_new_colour():
+    g = torch.Generator().manual_seed(0)
+    lum = torch.full((8, 1, 32, 32), 70.0)
+    lum[..., 16:] = 30.0  # right half: another object, darker
+    ab = torch.zeros(8, 2, 32, 32)
+    ab[:, 0, :, :16] = 40.0
+    ab[:, :, :, 16:] = torch.randn(8, 2, 32, 16, generator=g) * 40
+    hint_ab, hint_mask = sample_hints(ab, step_generator(0, 0, "cpu"), p_none=0.0, style="clicks")
+    same = recolour_objects(lum, ab, hint_ab, hint_mask, step_generator(0, 0, "cpu"), p=0.0)
+    assert same[0] is ab and same[2] is hint_mask
+    new_ab, new_hint, new_mask = recolour_objects(lum, ab, hint_ab, hint_mask, step_generator(0, 0, "cpu"), p=1.0)
+    changed = (new_ab != ab).any(dim=1)
+    assert bool((changed.sum(dim=(1, 2)) > 0).all())  # every image had an object recoloured ...
+    assert not bool(changed[..., 16:].any())  # ... never across the edge into the other object
+    assert float(new_ab.norm(dim=1)[changed].max()) <= 90.0 + 1e-3
+    # Every hint left reveals the colour the loss sees there, and each image keeps a click on its object.
+    m = new_mask.bool().expand_as(new_ab)
+    torch.testing.assert_close(new_hint[m], new_ab[m], atol=1e-3, rtol=0)
+    assert bool(((new_mask[:, 0] > 0) & changed).flatten(1).any(dim=1).all())
