@@ -19,6 +19,9 @@ from tinct.registry import Param, register
 
 _MODEL: dict = {}
 
+#: When set, called as ``HOOK("start")`` and ``HOOK("end")`` around every call (tests watch and steer calls).
+HOOK = None
+
 
 def _mark(markers: str, kind: str) -> str:
     name = f"{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -37,10 +40,14 @@ def test_slow(image, *, delay=0.0, markers=""):
     if "model" not in _MODEL:
         _MODEL["model"] = _mark(markers, "load")
     call = _mark(markers, "start")
+    if HOOK is not None:
+        HOOK("start")
     time.sleep(delay)
     lightness = rgb2lightness(image)
     lab = np.stack([lightness, 0.5 * (lightness - 50), np.full_like(lightness, 20.0)], axis=-1)
     out = lab2rgb(lab, gamut="chroma", dtype=np.uint8)
     if markers:
         Path(markers, call.replace("start", "end", 1)).touch()
+    if HOOK is not None:
+        HOOK("end")
     return out
