@@ -43,6 +43,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TINCT_SHARED", REPO.parent / "shared"))
+OUT = "{output folder}"  # stands for each round's own output folder in a run's command
 
 
 def main(argv=None) -> int:
@@ -55,6 +56,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-prefetch-row", action="store_true",
                     help="add a --workers 1 --threads 1 run with the read/write overlap off (TINCT_BATCH_PREFETCH=0)")
     ap.add_argument("--no-sequential", action="store_true", help="leave out the sequential tinct colorize run")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of all runs, interleaved (a busy machine drifts); the table shows each run's median")
     ap.add_argument("--megapixels", type=float, default=0.0,
                     help="resize the photos to about this many megapixels (the issue's case: 1)")
     ap.add_argument("--overhead-tasks", type=int, default=200,
@@ -94,7 +97,7 @@ def main(argv=None) -> int:
     runs = []
     if not args.no_sequential:
         runs.append(("tinct colorize (sequential)",
-                     ["colorize", str(src), "-o", str(tmp / "seq"), "--method", method, *ref_args], tmp / "seq", {}))
+                     ["colorize", str(src), "-o", OUT, "--method", method, *ref_args], tmp / "seq", {}))
     configs = [tuple(int(v) for v in c.split(":")) for c in args.configs]
     if args.no_prefetch_row:
         configs.insert(0, (1, 1, "off"))
@@ -102,30 +105,46 @@ def main(argv=None) -> int:
         name = f"batch{w}x{t}{'-noprefetch' if off else ''}"
         label = f"tinct batch --workers {w} --threads {t}{' (no prefetch)' if off else ''}"
         env = {"TINCT_BATCH_PREFETCH": "0"} if off else {}
-        runs.append((label, ["batch", str(src), str(tmp / name), "--method", method, "--workers", str(w),
+        runs.append((label, ["batch", str(src), OUT, "--method", method, "--workers", str(w),
                              "--threads", str(t), "--json", *ref_args], tmp / name, env))
     rows = []
     import resource
+    import statistics
 
     cpu = {}
     loads = [os.getloadavg()]
-    for label, cmd, out, env in runs:
-        t0 = time.perf_counter()
-        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        proc = subprocess.run([sys.executable, "-m", "tinct", *cmd], capture_output=True, text=True,
-                              env={**os.environ, **env})
-        dt = time.perf_counter() - t0
-        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # Dask workers are children of the tinct process
-        cpu[label] = (r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime)
-        if proc.returncode != 0:
-            print(f"{label}: failed ({proc.stderr.strip().splitlines()[-1:]})")
+    walls: dict[str, list[float]] = {}
+    cpus: dict[str, list[tuple[float, float]]] = {}
+    inners: dict[str, list[float]] = {}
+    outs: dict[str, Path] = {}
+    for rnd in range(max(1, args.repeat)):
+        for label, cmd, out, env in runs:
+            out = out.with_name(f"{out.name}-{rnd}")  # a fresh folder each round: nothing is skipped
+            cmd = [str(out) if c is OUT else c for c in cmd]
+            t0 = time.perf_counter()
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            proc = subprocess.run([sys.executable, "-m", "tinct", *cmd], capture_output=True, text=True,
+                                  env={**os.environ, **env})
+            dt = time.perf_counter() - t0
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # Dask workers are children of the tinct process
+            if proc.returncode != 0:
+                print(f"{label}: failed ({proc.stderr.strip().splitlines()[-1:]})")
+                continue
+            walls.setdefault(label, []).append(dt)
+            cpus.setdefault(label, []).append((r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime))
+            if "--json" in cmd:
+                inners.setdefault(label, []).append(json.loads(proc.stdout)["files_per_second"])
+            outs.setdefault(label, out)
+            print(f"  done {label} (round {rnd + 1}): {dt:.1f} s, load {os.getloadavg()[0]:.2f}",
+                  file=sys.stderr, flush=True)
+    for label, _, _, _ in runs:
+        if label not in walls:
             continue
-        inner = ""
-        if "--json" in cmd:
-            inner = f"{json.loads(proc.stdout)['files_per_second']:.2f}"
-        files = sorted(out.rglob("*.png"))
-        rows.append((label, len(files), dt, n / dt, inner, out))
-        print(f"  done {label}: {dt:.1f} s", file=sys.stderr, flush=True)
+        dt = statistics.median(walls[label])
+        cpu[label] = (statistics.median(u for u, _ in cpus[label]), statistics.median(s for _, s in cpus[label]))
+        inner = f"{statistics.median(inners[label]):.2f}" if label in inners else ""
+        files = sorted(outs[label].rglob("*.png"))
+        rows.append((label, len(files), dt, n / dt, inner, outs[label]))
     loads.append(os.getloadavg())
     base = {p.name: read_image(p).pixels for p in sorted(rows[0][5].rglob("*.png"))} if rows else {}
     print(f"\nload average (1, 5, 15 min) before the runs: {', '.join(f'{v:.2f}' for v in loads[0])}; "
