@@ -210,7 +210,8 @@ def _prepare(image, model: Model, input_size: int):
 
 
 def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsample: str, return_extras: bool,
-            regions=None, vividness: float = 1.0, calibration=None, hints=None, plain: dict | None = None):
+            regions=None, vividness: float = 1.0, calibration=None, hints=None, plain: dict | None = None,
+            plain_calibration=None):
     from tinct.colorize.decode import DEFAULT, decode_output
     from tinct.colorize.upsample import bilinear_upsample, upsample_ab
 
@@ -221,7 +222,12 @@ def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsampl
 
         # The network spreads even one hint over the whole picture (a pin on one parrot repaints the other):
         # its hinted colours count near the hints, the same network's own guess beyond their reach.
-        ab_plain, _ = decode_output(plain, model.bins, temperature, vividness, calibration or DEFAULT)
+        from tinct.colorize.upsample import resize
+
+        ab_plain, _ = decode_output(plain, model.bins, temperature, vividness,
+                                    plain_calibration or calibration or DEFAULT)
+        if ab_plain.shape != ab_low.shape:  # another model's grid (plain_weights)
+            ab_plain = resize(ab_plain, ab_low.shape[:2])
         near = hint_reach(hints, lightness.shape, ab_low.shape[:2])[..., None]
         ab_low = ab_plain + near * (ab_low - ab_plain)
     ab = upsample_ab(ab_low, lightness, upsample)
@@ -252,7 +258,8 @@ def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsampl
 
 def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=None,
                  temperature=DEFAULT_TEMPERATURE, input_size=0, device="auto", threads=0, upsample="bilateral",
-                 backend="auto", head="logits", return_extras=False, hints=None, regions=None, vividness=1.0):
+                 backend="auto", head="logits", return_extras=False, hints=None, regions=None, vividness=1.0,
+                 plain_arch: str | None = None, plain_weights=None):
     """Colorize one image with a CNN; see :mod:`tinct.colorize.cnn` for the pipeline.
 
     ``vividness`` scales the confidence-calibrated colour (:mod:`tinct.colorize.decode`); a regression
@@ -260,6 +267,9 @@ def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=N
 
     ``hints`` (an (N, 6) array of :func:`tinct.colorize.hints.parse_hints`) and ``regions`` (a list of
     :func:`tinct.colorize.hints.parse_regions`) steer the colours (:mod:`tinct.colorize.hints`).
+    With hints, the colours beyond their reach come from the same network without hints, or from
+    ``plain_weights`` (``plain_arch``) when given: ``auto`` passes its automatic model there, so that
+    a first pin changes its surroundings, not the whole picture.
     Returns the image (caller's dtype, alpha kept) or, with ``return_extras``,
     ``(image, extras)`` where extras holds ``entropy`` (H, W) nats,
     ``mode`` (the image decoded with each pixel's most probable bin),
@@ -274,12 +284,20 @@ def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=N
     hint_in = _hint_input(points, l_in.shape, lightness.shape)
     out = _run_with_confidence(model, arch, weights, prototxt, backend, device, threads, l_in[None, None], hint_in)
     first = {k: v[0] for k, v in out.items()}
-    plain = None
+    plain = plain_cal = None
     if hint_in is not None:
-        res = _run_with_confidence(model, arch, weights, prototxt, backend, device, threads, l_in[None, None])
+        if plain_weights is None:
+            plain_model, plain_arch, plain_weights, plain_in = model, arch, weights, l_in
+        else:
+            plain_model = load_model(plain_arch, plain_weights, backend=backend, device=device, threads=threads)
+            plain_in = _prepare(image, plain_model, input_size)[2]
+        res = _run_with_confidence(plain_model, plain_arch, plain_weights, prototxt, backend, device, threads,
+                                   plain_in[None, None])
         plain = {k: v[0] for k, v in res.items()}
+        plain_cal = calibration_for_model(plain_arch, plain_weights)
     return _finish(arr, lightness, first, model, temperature, upsample, return_extras, regions=regions,
-                   vividness=vividness, calibration=calibration_for_model(arch, weights), hints=points, plain=plain)
+                   vividness=vividness, calibration=calibration_for_model(arch, weights), hints=points, plain=plain,
+                   plain_calibration=plain_cal)
 
 
 def _run_with_confidence(model: Model, arch, weights, prototxt, backend, device, threads, batch, hint_in=None):
@@ -650,15 +668,21 @@ def auto(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_T
     """
     from tinct.models import weights as registry
 
+    plain: dict = {}
     if weights is None:
         # Regions are composited on the automatic result and never reach the network: only hints pick the
         # model that is better with them.
-        entry = registry.default_entry(guided=hints is not None and len(hints) > 0)
+        guided = hints is not None and len(hints) > 0
+        entry = registry.default_entry(guided=guided)
         if entry is None:
             raise MissingWeightsError(
                 "method 'auto': no weights entry is marked default in tinct.models.weights (tinct's own network "
                 "is not installed); use --method eccv16 with --param weights=PATH, or pass weights=PATH"
             )
+        automatic = registry.default_entry() if guided else None
+        if automatic is not None and automatic.name != entry.name:
+            # Beyond the hints' reach the picture stays what the user saw without them (the automatic model).
+            plain = {"plain_arch": automatic.arch, "plain_weights": str(registry.find(automatic.name))}
         weights = str(registry.find(entry.name))
         arch = entry.arch
     else:
@@ -667,7 +691,7 @@ def auto(image, *, hints=None, regions=None, weights=None, temperature=DEFAULT_T
         backend = "onnx" if device != "cuda" and _has_onnxruntime() else "torch"
     return colorize_cnn(image, arch=arch, weights=weights, temperature=temperature, input_size=input_size,
                         device=device, threads=threads, upsample=upsample, backend=backend,
-                        return_extras=return_extras, hints=hints, regions=regions, vividness=vividness)
+                        return_extras=return_extras, hints=hints, regions=regions, vividness=vividness, **plain)
 
 
 def _has_onnxruntime() -> bool:

@@ -173,3 +173,18 @@ def test_one_hint_colours_its_surroundings_not_the_whole_picture(gray):
     want = _ab(parse_colour("#20c040"))[0]
     assert np.linalg.norm(_ab(pinned[near]).mean(0) - want) < np.linalg.norm(_ab(plain[near]).mean(0) - want) - 15
     assert np.abs(_ab(pinned[far]) - _ab(plain[far])).mean() < 3.0
+
+
+def test_a_first_pin_keeps_the_automatic_picture_beyond_its_reach(gray):
+    # auto runs the guided model once there are hints; far from them the picture must stay what the user saw
+    # before the first pin (the automatic model's), not turn into the guided model's own guess.
+    from tinct.models.weights import default_entry, find
+
+    assert default_entry().name != default_entry(guided=True).name  # else this test proves nothing
+    h, w = gray.shape
+    automatic = tinct.colorize(gray)
+    pinned = tinct.colorize(gray, hints=[(20, 20, "#20c040", 3)])
+    guided_plain = tinct.colorize(gray, weights=str(find(default_entry(guided=True).name)))
+    far = np.s_[h - 60 :, w - 60 :]
+    kept = np.abs(_ab(pinned[far]) - _ab(automatic[far])).mean()
+    assert kept < 3.0 and kept < np.abs(_ab(guided_plain[far]) - _ab(automatic[far])).mean()
