@@ -193,11 +193,14 @@ def colorize_ab(job: VideoJob, gray: np.ndarray, hints=None) -> np.ndarray:
 
 
 def compose(lightness: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """RGB uint8 from the input's L and the new ab (chroma reduced where out of gamut)."""
-    from tinct.color import lab2rgb
+    """RGB uint8 from the input's L and the new ab (chroma reduced where out of gamut).
 
-    lab = np.concatenate([lightness[..., None], ab], axis=-1)
-    return lab2rgb(lab, gamut="chroma", dtype=np.uint8)
+    ``lab2rgb(lab, gamut='chroma', dtype=np.uint8)`` in one compiled pass: every output frame goes
+    through here, and the NumPy path's full-frame temporaries cost several times more than the pass.
+    """
+    from tinct.video.compose import compose_u8
+
+    return compose_u8(lightness, ab)
 
 
 # --------------------------------------------------------------------------- plan
@@ -324,6 +327,12 @@ def _cnn_setup(job: VideoJob):
     if job.reference is not None or name not in ("eccv16", "siggraph17", "auto"):
         return None
     p = dict(job.params)
+    if not p.get("threads"):
+        # Half the CPUs for the network, the rest for decoding, encoding and the flow, which run beside it: a
+        # full-width OpenMP team spin-waits on busy cores (on 2 loaded cores 2 threads cost 2-20x the CPU of one).
+        from tinct._threads import available_cpus
+
+        p["threads"] = max(1, available_cpus() // 2)
     arch: str | None = name
     if name in ("siggraph17", "auto"):
         p["backend"] = "torch" if p.get("backend", "auto") == "auto" else p["backend"]
