@@ -56,6 +56,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-prefetch-row", action="store_true",
                     help="add a --workers 1 --threads 1 run with the read/write overlap off (TINCT_BATCH_PREFETCH=0)")
     ap.add_argument("--no-sequential", action="store_true", help="leave out the sequential tinct colorize run")
+    ap.add_argument("--overlap-rounds", type=int, default=0,
+                    help="also time the tasks alone on one warm 1-worker 1-thread LocalCluster, prefetch off and on "
+                         "alternately, this many rounds each (0: skip)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds of all runs, interleaved (a busy machine drifts); the table shows each run's median")
     ap.add_argument("--megapixels", type=float, default=0.0,
@@ -173,10 +176,65 @@ def main(argv=None) -> int:
             print(f"{name}: {a / b:.2f}x")
     print("\n(max abs diff: largest 8-bit difference from the sequential output; BLAS/OpenMP thread counts differ "
           "between runs, which changes float summation order)")
+    if args.overlap_rounds:
+        spec = {"method": method, "params": get_method(method).validate({}), "post": None, "max_pixels": None,
+                "reference": str(ref.resolve()) if needs_ref else None, "overwrite": False, "plugins": (),
+                "video": {}}
+        print("\nI/O overlap inside tasks, 1 worker x 1 thread, warm (tasks of 8 files; median of "
+              f"{args.overlap_rounds} rounds; load average before {os.getloadavg()[0]:.2f}):\n")
+        print("| prefetch | wall s per file | worker CPU user+sys s per file |\n|---|---|---|")
+        for mode, (wall, cpu_u, cpu_s) in task_overlap(sorted(src.glob("*.png")), spec, tmp, args.overlap_rounds):
+            print(f"| {mode} | {wall:.3f} | {cpu_u:.3f}+{cpu_s:.3f} |")
+        print(f"(load average after: {os.getloadavg()[0]:.2f})")
     if args.overhead_tasks:
         print(f"\nper-task overhead of a 4-worker LocalCluster: {task_overhead(args.overhead_tasks) * 1e3:.1f} ms "
               f"({args.overhead_tasks} no-op tasks submitted at once, wall clock per task)")
     return 0
+
+
+def _set_prefetch(value: str) -> None:
+    os.environ["TINCT_BATCH_PREFETCH"] = value
+
+
+def _cpu_times() -> tuple[float, float]:
+    t = os.times()
+    return t.user, t.system
+
+
+def task_overlap(photos: list[Path], spec: dict, tmp: Path, rounds: int) -> list[tuple[str, tuple]]:
+    """Wall and worker CPU seconds per file of :func:`tinct.apps.batch.tasks.process_files`, prefetch off and on.
+
+    One warm LocalCluster worker with one thread, as ``tinct batch --workers 1 --threads 1`` has; the
+    same tasks (8 files each, as ``plan_tasks`` cuts 32 files for one slot) alternately without and with
+    the overlap, so that a drifting load falls on both alike.
+    """
+    import statistics
+
+    from distributed import Client
+
+    from tinct.apps.batch.runner import local_cluster
+    from tinct.apps.batch.tasks import process_files
+
+    got: dict[str, list[tuple[float, float, float]]] = {"off": [], "on": []}
+    with local_cluster(1, 1) as cluster, Client(cluster) as client:
+        warm = tmp / "overlap-warm"
+        client.submit(process_files, [(str(photos[0]), str(warm / photos[0].name))], spec, pure=False).result()
+        for rnd in range(rounds):
+            for mode in ("off", "on"):
+                client.run(_set_prefetch, "1" if mode == "on" else "0")
+                out = tmp / f"overlap-{mode}-{rnd}"
+                items = [(str(p), str(out / p.name)) for p in photos]
+                (c0,) = client.run(_cpu_times).values()
+                t0 = time.perf_counter()
+                futures = [client.submit(process_files, items[i:i + 8], spec, pure=False)
+                           for i in range(0, len(items), 8)]
+                results = [r for f in futures for r in f.result()]
+                wall = time.perf_counter() - t0
+                (c1,) = client.run(_cpu_times).values()
+                assert all(r["status"] == "written" for r in results), results
+                n = len(items)
+                got[mode].append((wall / n, (c1[0] - c0[0]) / n, (c1[1] - c0[1]) / n))
+    return [(mode, tuple(statistics.median(v[i] for v in vals) for i in range(3))) for mode, vals in got.items()]
 
 
 def _noop(i):
