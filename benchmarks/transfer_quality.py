@@ -15,6 +15,13 @@ Sections (all in one run, every method measured on the same inputs):
    ``Lab round trip`` (tinct's rgb2lab then lab2rgb: the floor of any method that works in CIELAB).
 4. memory -- peak resident memory added by one call at 12 MP, each method in a fresh subprocess
    (``VmHWM`` after the call minus before it, inputs already loaded and imports done).
+5. banding -- smooth gradients (what a defocused background is): 16 gentle ramps between colours of a
+   blurred photo are appended below the photo (ocean_day, reference ocean_sunset) and each ramp row of the
+   result is scored along the ramp in CIELAB. ``steps`` (uint8 ramps, the usual input) is the number of
+   one-pixel steps larger than 1 Delta E per ramp -- the input ramps have none (their largest step is
+   0.86), so each is a false contour the method made; ``max_step`` is the largest step (mean over ramps).
+   ``kinks`` (float32 ramps, so no 8-bit steps at all) counts pixels whose second difference along the
+   ramp exceeds the ramp's median first difference, i.e. the slope of the colour map jumps there.
 
 Peers: color-matcher ``reinhard``/``mvgd``/``mkl``/``hm-mkl-hm`` (fed float [0, 1], as uint8 input makes
 its reinhard return NaN) and python-color-transfer ``lab`` / ``pdf`` (with regrain, as in its README).
@@ -24,6 +31,7 @@ Usage::
     python benchmarks/transfer_quality.py OUTDIR                 # everything
     python benchmarks/transfer_quality.py OUTDIR --sections quality truth
     python benchmarks/transfer_quality.py OUTDIR --sections speed memory --sizes 0.25 1 4 12
+    python benchmarks/transfer_quality.py OUTDIR --sections banding --methods "tinct sliced" "tinct mkl"
 """
 
 from __future__ import annotations
@@ -327,6 +335,63 @@ def memory_child(label: str, mp: float) -> None:
     print(before, _hwm_mb(), sec)
 
 
+# ------------------------------------------------------------------ 5. banding
+def banding_inputs(n_ramps: int = 16, rows: int = 8, width: int = 768):
+    """A photo with ``n_ramps`` smooth ramps below it: (float32 image, uint8 image, reference, photo rows).
+
+    Each ramp runs from a colour of the heavily blurred photo to a colour about 15 codes away, the slope
+    of a defocused background; the photo above makes the colour distribution a real one.
+    """
+    import cv2
+
+    photo = read_rgb(PAIRS / "jrosebr1" / "ocean_day.jpg")
+    photo = cv2.resize(photo, (width, width * 2 // 3), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    h, w = photo.shape[:2]
+    blur = cv2.GaussianBlur(photo, (0, 0), 25)
+    rng = np.random.default_rng(1)
+    x = np.linspace(0, 1, w, dtype=np.float32)[:, None]
+    ramps = []
+    for _ in range(n_ramps):
+        a = blur[rng.integers(h), rng.integers(w)]
+        b = np.clip(a + rng.normal(0, 0.06, 3), 0, 1).astype(np.float32)
+        ramps.append(np.repeat((a * (1 - x) + b * x)[None], rows, 0))
+    img = np.concatenate([photo, *ramps], 0)
+    return img, (img * 255 + 0.5).astype(np.uint8), read_rgb(PAIRS / "jrosebr1" / "ocean_sunset.jpg"), h
+
+
+def ramp_profiles(out: np.ndarray, h0: int, rows: int = 8) -> np.ndarray:
+    """The middle row of each ramp below row ``h0``, in CIELAB float64: (n_ramps, width, 3)."""
+    from tinct.color import rgb2lab
+    from tinct.pixels import to_float_rgb
+
+    return rgb2lab(to_float_rgb(out[h0 + rows // 2 :: rows])).astype(np.float64)
+
+
+def banding_scores(out_u8: np.ndarray, out_f32: np.ndarray, h0: int) -> dict[str, float]:
+    """``steps``/``max_step`` on the result of the uint8 ramps, ``kinks`` on the result of the float ones."""
+    d1 = np.linalg.norm(np.diff(ramp_profiles(out_u8, h0), axis=1), axis=2)
+    prof = ramp_profiles(out_f32, h0)
+    f1 = np.linalg.norm(np.diff(prof, axis=1), axis=2)
+    f2 = np.linalg.norm(np.diff(prof, 2, axis=1), axis=2)
+    kinks = (f2 > np.maximum(np.median(f1, axis=1, keepdims=True), 1e-6)).sum(1)
+    return {"steps": float((d1 > 1.0).sum(1).mean()), "max_step": float(d1.max(1).mean()),
+            "kinks": float(kinks.mean())}
+
+
+def banding(methods: dict[str, Callable]) -> list[dict]:
+    f32, u8, ref, h0 = banding_inputs()
+    rows = [{"method": "none (target)", **banding_scores(u8, f32, h0)}]
+    for label, func in methods.items():
+        try:
+            start = time.process_time()
+            out_u8 = func(u8, ref)
+            cpu = time.process_time() - start
+            rows.append({"method": label, **banding_scores(out_u8, func(f32, ref), h0), "cpu_s": cpu})
+        except Exception as exc:
+            rows.append({"method": label, "error": f"{type(exc).__name__}: {exc}"})
+    return rows
+
+
 # ------------------------------------------------------------------ printing
 def table(rows: list[dict], cols: list[str], title: str) -> str:
     lines = [f"\n## {title}"]
@@ -353,8 +418,8 @@ def _fmt(v) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("outdir", nargs="?", type=Path, help="where contact sheets go (not the repository)")
-    parser.add_argument("--sections", nargs="+", default=["quality", "truth", "speed", "memory"],
-                        choices=["quality", "truth", "speed", "memory"])
+    parser.add_argument("--sections", nargs="+", default=["quality", "truth", "speed", "memory", "banding"],
+                        choices=["quality", "truth", "speed", "memory", "banding"])
     parser.add_argument("--sizes", type=float, nargs="+", default=[0.25, 1, 4, 12])
     parser.add_argument("--methods", nargs="+", default=None, help="labels to run (default: all)")
     parser.add_argument("--pair-mp", type=float, default=0.5, help="quality: pairs larger than this are downscaled")
@@ -389,6 +454,10 @@ def main(argv=None) -> int:
             r["x_jpeg_floor"] = r["seconds"] / fl[r["size_mp"]]
             r["x_add_floor"] = r["seconds"] / fa[r["size_mp"]]
         print(table(rows, ["size_mp", "method", "seconds", "x_jpeg_floor", "x_add_floor"], "speed (wall s, best of 3 <= 1 MP)"))
+    if "banding" in args.sections:
+        rows = banding(methods)
+        print(table(rows, ["method", "steps", "max_step", "kinks", "cpu_s"],
+                    "banding on smooth ramps (steps > 1 dE and kinks per 768-px ramp, lower = smoother)"))
     if "memory" in args.sections:
         labels = ["floor float round trip", *[k for k in methods if k in TIMED or not k.startswith("tinct")]]
         labels = [k for k in labels if args.methods is None or k in args.methods or k.startswith("floor")]

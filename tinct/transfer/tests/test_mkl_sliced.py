@@ -105,7 +105,7 @@ def test_guided_filter_keeps_guide_edges_and_removes_noise():
 
 
 def test_sliced_regrain_reduces_amplified_grain():
-    from tinct.metrics import edge_preservation
+    import cv2
 
     rng = np.random.default_rng(7)
     yy, xx = np.mgrid[0:48, 0:64] / 64.0
@@ -114,7 +114,14 @@ def test_sliced_regrain_reduces_amplified_grain():
     r = (rng.random((40, 40, 3)) * [255, 120, 60]).astype(np.uint8)
     raw = sliced(t, r, regrain=0, iterations=10)
     kept = sliced(t, r, regrain=4, iterations=10)
-    assert edge_preservation(kept, t) > edge_preservation(raw, t)
+
+    def grain(img):  # fine texture: what is left after a Gaussian blur
+        f = img.astype(np.float32)
+        return float((f - cv2.GaussianBlur(f, (0, 0), 3)).std())
+
+    # The steep map multiplies the target's noise (about 3x here); regraining puts the target's own back.
+    assert grain(raw) > 2 * grain(t)
+    assert grain(kept) < 1.3 * grain(t)
 
 
 def test_regrain_in_strips_equals_whole_image(monkeypatch):
