@@ -459,7 +459,10 @@ def main(argv=None) -> int:
         print(table(rows, ["method", "steps", "max_step", "kinks", "cpu_s"],
                     "banding on smooth ramps (steps > 1 dE and kinks per 768-px ramp, lower = smoother)"))
     if "memory" in args.sections:
-        labels = ["floor float round trip", *[k for k in methods if k in TIMED or not k.startswith("tinct")]]
+        # every registered transfer method with its defaults (superpixel included), the timed variants and the peers
+        defaults = {k for k, (_, p) in VARIANTS.items() if not p} | {k for k in methods if k not in VARIANTS}
+        labels = ["floor float round trip",
+                  *[k for k in methods if k in TIMED or k in defaults or not k.startswith("tinct")]]
         labels = [k for k in labels if args.methods is None or k in args.methods or k.startswith("floor")]
         mp = max(args.sizes)
         rows = memory(labels, mp)
