@@ -91,6 +91,20 @@ def default_workers(threads: int = 1) -> int:
     return max(1, available_cpus() // max(1, threads))
 
 
+def network_threads(method, params: dict) -> dict:
+    """``params`` with ``threads=1`` for a method that has a ``threads`` parameter the user left unset.
+
+    On a local cluster the runner makes workers x threads = cores, each Dask thread computing one file
+    at a time (:func:`tinct.apps.batch.tasks.process_files`); the network must then run on that thread
+    alone. Left at its default, ONNX Runtime starts a spinning thread per core in every worker -- two
+    workers on two cores ran four, about 10 % more CPU per 1 MP file under load. On a user's own
+    scheduler the workers' sizes are theirs, and so is this choice.
+    """
+    if "threads" in params or not any(p.name == "threads" for p in method.params):
+        return params
+    return {**params, "threads": 1}
+
+
 def local_cluster(workers: int | None = None, threads: int = 1, processes: bool = True):
     """A quiet :class:`distributed.LocalCluster`: no dashboard, its HTTP port chosen free.
 
@@ -167,7 +181,9 @@ def run_batch(inputs, out_dir, method: str, params: dict | None = None, *, refer
     scheduler : str, optional
         Address of a running Dask scheduler (``tcp://host:8786``); default: start a LocalCluster.
     workers, threads : int
-        LocalCluster worker processes and threads per worker.
+        LocalCluster worker processes and threads per worker. Each Dask thread computes one file at
+        a time; a method's own ``threads`` parameter, unless given, is 1 on a LocalCluster
+        (:func:`network_threads`).
     overwrite : bool
         Redo files whose output exists.
     suffix : str, optional
@@ -204,6 +220,8 @@ def run_batch(inputs, out_dir, method: str, params: dict | None = None, *, refer
         from tinct.video import VideoJob
 
         VideoJob(m, params, **video).check() if m.kind == "colorize" else None
+    if scheduler is None:
+        params = network_threads(m, params)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ParameterError(f"OUT_DIR: {out_dir} exists and is not a folder")

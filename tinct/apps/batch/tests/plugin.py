@@ -32,8 +32,9 @@ def _mark(markers: str, kind: str) -> str:
 
 @register("test-slow", kind="colorize", summary="Test only: slow colour-by-lightness with call markers.",
           params=[Param("delay", "float", 0.0, "seconds to sleep per image", min=0.0, max=10.0),
-                  Param("markers", "str", "", "folder for marker files")])
-def test_slow(image, *, delay=0.0, markers=""):
+                  Param("markers", "str", "", "folder for marker files"),
+                  Param("threads", "int", 0, "ignored; as the CNN methods' (0 = library default)", min=0)])
+def test_slow(image, *, delay=0.0, markers="", threads=0):
     """Colour by lightness after ``delay`` seconds; see the module docstring."""
     from tinct.color import lab2rgb, rgb2lightness
 

@@ -198,3 +198,22 @@ def test_empty_input_folder_is_one_line_error(tmp_path, capsys):
     rc = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--method", "test-slow", "--plugin", PLUGIN])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and "holds no image or video files" in err
+
+
+def test_local_cluster_gives_the_network_one_thread_per_dask_thread(tmp_path):
+    """Left unset, a method's ``threads`` is 1 on a LocalCluster (not a spinning thread per core in each worker);
+    a value the user gives is kept, and so is the library default on a scheduler the user runs."""
+    from tinct.apps.batch.runner import network_threads
+    from tinct.io import read_provenance
+
+    slow = get_method("test-slow")
+    assert network_threads(slow, {"delay": 0.0}) == {"delay": 0.0, "threads": 1}
+    assert network_threads(slow, {"threads": 0}) == {"threads": 0}  # asked for: the library default
+    assert network_threads(get_method("reinhard"), {}) == {}  # no such parameter
+    _photos(tmp_path / "in", 2)
+    local = run_batch([tmp_path / "in"], tmp_path / "local", "test-slow", workers=1, plugins=(PLUGIN,))
+    with local_cluster(1, 1, processes=False) as cluster:
+        theirs = run_batch([tmp_path / "in"], tmp_path / "theirs", "test-slow", scheduler=cluster.scheduler_address,
+                           plugins=(PLUGIN,))
+    recorded = [read_provenance(r["output"])["params"]["threads"] for r in local["written"] + theirs["written"]]
+    assert recorded == [1, 1, 0, 0]
