@@ -6,11 +6,13 @@ each as a user would run it (a fresh ``tinct`` process, wall clock end to end,
 cluster start-up included):
 
 * ``tinct colorize IN -o OUT`` (one process, files one after another: the peer);
-* ``tinct batch IN OUT --workers W --threads T`` for each ``W:T`` of ``--configs``
-  (default ``1:1 1:2 2:1``: one worker with one thread, one worker with two
-  threads -- two tasks at once in one process --, two single-thread workers);
-* with ``--no-prefetch-row``, also ``--workers 1 --threads 1`` with the task's
-  read/write overlap switched off (``TINCT_BATCH_PREFETCH=0``), to show what it gains.
+* ``tinct batch IN OUT --workers W --threads T [-p threads=N]`` for each ``W:T[:N]`` of
+  ``--configs`` (default ``1:1 1:1:2 1:2 2:1``: one worker with one thread; the same
+  with the network on two threads (intra-op parallelism); one worker with two
+  threads -- two tasks at once in one process --; two single-thread workers);
+* a config ending in ``:off`` runs with the task's read/write overlap switched off
+  (``TINCT_BATCH_PREFETCH=0``); ``W:T:0:off`` (network threads at the library default,
+  no overlap) is ``tinct batch`` as it was before both; ``--no-prefetch-row`` adds ``1:1:off``.
 
 It prints wall seconds, files per second, the CPU seconds (user+sys, the run's
 processes and their workers) per file, the ratios the issue names (2 workers
@@ -25,7 +27,9 @@ Usage::
 
     python benchmarks/batch.py                 # 48 photos
     python benchmarks/batch.py --n 12 --method exemplar
-    python benchmarks/batch.py --n 16 --megapixels 1 --no-prefetch-row   # the table in docs/video-batch.md
+    # the tables in docs/video-batch.md (two runs, each short enough for a paused-training window):
+    python benchmarks/batch.py --n 24 --megapixels 1 --repeat 2 --configs 1:1:0:off 2:1:0:off 1:1 2:1
+    python benchmarks/batch.py --n 24 --megapixels 1 --repeat 2 --no-sequential --no-prefetch-row
 """
 
 from __future__ import annotations
@@ -51,8 +55,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=48, help="number of photos")
     ap.add_argument("--method", default=None)
     ap.add_argument("--reference", default=str(SHARED / "data" / "eval" / "kodak24" / "kodim23.png"))
-    ap.add_argument("--configs", nargs="*", default=["1:1", "1:2", "2:1"], metavar="W:T",
-                    help="tinct batch runs as workers:threads (default 1:1 1:2 2:1)")
+    ap.add_argument("--configs", nargs="*", default=["1:1", "1:1:2", "1:2", "2:1"], metavar="W:T[:N][:off]",
+                    help="tinct batch runs as workers:threads[:network threads, -p threads=N][:off = no prefetch]; "
+                         "W:T:0:off runs as tinct batch did before the prefetch (default 1:1 1:1:2 1:2 2:1)")
     ap.add_argument("--no-prefetch-row", action="store_true",
                     help="add a --workers 1 --threads 1 run with the read/write overlap off (TINCT_BATCH_PREFETCH=0)")
     ap.add_argument("--no-sequential", action="store_true", help="leave out the sequential tinct colorize run")
@@ -101,15 +106,20 @@ def main(argv=None) -> int:
     if not args.no_sequential:
         runs.append(("tinct colorize (sequential)",
                      ["colorize", str(src), "-o", OUT, "--method", method, *ref_args], tmp / "seq", {}))
-    configs = [tuple(int(v) for v in c.split(":")) for c in args.configs]
+    configs = list(args.configs)
     if args.no_prefetch_row:
-        configs.insert(0, (1, 1, "off"))
-    for w, t, *off in configs:
-        name = f"batch{w}x{t}{'-noprefetch' if off else ''}"
-        label = f"tinct batch --workers {w} --threads {t}{' (no prefetch)' if off else ''}"
+        configs.insert(0, "1:1:off")
+    for config in configs:
+        fields = config.split(":")
+        off = "off" in fields
+        w, t, *more = [int(v) for v in fields if v != "off"]
+        net = ["-p", f"threads={more[0]}"] if more else []
+        name = f"batch{w}x{t}{'-net' + str(more[0]) if net else ''}{'-noprefetch' if off else ''}"
+        label = f"tinct batch --workers {w} --threads {t}{' ' + ' '.join(net) if net else ''}"
+        label += " (no prefetch)" if off else ""
         env = {"TINCT_BATCH_PREFETCH": "0"} if off else {}
         runs.append((label, ["batch", str(src), OUT, "--method", method, "--workers", str(w),
-                             "--threads", str(t), "--json", *ref_args], tmp / name, env))
+                             "--threads", str(t), *net, "--json", *ref_args], tmp / name, env))
     rows = []
     import resource
     import statistics
@@ -169,7 +179,13 @@ def main(argv=None) -> int:
     off = fps.get("tinct batch --workers 1 --threads 1 (no prefetch)")
     ratios = [("2 workers / sequential CLI (target 1.3x)", two, seq), ("2 workers / 1 worker (target 1.8x)", two, one),
               ("1 worker, 2 threads / 1 worker", fps.get("tinct batch --workers 1 --threads 2"), one),
+              ("1 worker, network on 2 threads / 1 worker", fps.get("tinct batch --workers 1 --threads 1 -p threads=2"),
+               one),
               ("1 worker: prefetch / no prefetch", one, off)]
+    b1, b2 = (fps.get(f"tinct batch --workers {w} --threads 1 -p threads=0 (no prefetch)") for w in (1, 2))
+    ratios += [("before (no prefetch, network threads at library default): 2 workers / sequential CLI", b2, seq),
+               ("before: 2 workers / 1 worker", b2, b1), ("1 worker, after / before", one, b1),
+               ("2 workers, after / before", two, b2)]
     print()
     for name, a, b in ratios:
         if a and b:
