@@ -553,6 +553,7 @@ def colorize_video(src, dst, job: VideoJob, *, overwrite: bool = False, restart:
     check_new_file(dst, overwrite=overwrite, source=src)
 
     cache = Cache(dst.with_name(dst.name + ".parts"), fingerprint(info, job), restart=restart)
+    warm = _warm_up(job)  # the model loads (torch's import is most of it) while the analysis pass decodes
     data = cache.data
     if job.consistency != "none" and "cuts" not in data:
         det = CutDetector(job.cut_threshold)
@@ -581,6 +582,7 @@ def colorize_video(src, dst, job: VideoJob, *, overwrite: bool = False, restart:
         if progress is not None:
             progress(done[0], info.frames)
 
+    warm.join()
     for c, (a, b) in enumerate(chunks):
         if c in reused:
             continue
@@ -620,6 +622,25 @@ def colorize_video(src, dst, job: VideoJob, *, overwrite: bool = False, restart:
         "seconds": round(seconds, 3), "fps": round((info.frames - sum(chunks[c][1] - chunks[c][0] for c in reused))
                                                   / seconds, 3) if seconds > 0 else None,
     }
+
+
+def _warm_up(job: VideoJob):
+    """A started thread that loads the job's network and the compiled :func:`compose`; join it before use.
+
+    Errors are left for the real calls to raise (a missing model is reported where it is needed).
+    """
+    import threading
+
+    def load():
+        try:
+            _cnn_ab(job)
+            compose(np.zeros((1, 1), np.float32), np.zeros((1, 1, 2), np.float32))
+        except Exception:  # noqa: BLE001 - raised again, with its own message, by the call that needs it
+            pass
+
+    thread = threading.Thread(target=load, daemon=True, name="tinct-video-warm-up")
+    thread.start()
+    return thread
 
 
 def _warm_state(job, info, start, cuts, counter, frames: int = 8):

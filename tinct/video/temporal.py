@@ -43,7 +43,9 @@ import numpy as np
 from tinct.errors import ParameterError
 
 FLOW_SIDE = 512  # flow is computed on frames at most this wide/high, then scaled up
+PROPAGATE_SIDE = 432  # propagate works on frames at most this wide/high, then scales the colours up once
 EXEMPLAR_SIDE = 480  # exemplar matching works on frames at most this wide/high
+FILL_SIDE = 224  # propagate's fill: its grid cells are 32 px of the full frame anyway, and its weight is small
 CONFIDENCE_SIGMA = 6.0  # L units: warped-lightness error at which confidence falls to exp(-1)
 DEFAULT_CUT_THRESHOLD = 0.35
 FILL_FRACTION = 0.01  # propagate: exemplar matching runs when more of a frame than this is reached by no flow
@@ -186,24 +188,24 @@ class FlowSmoother:
 
 
 def exemplar_ab(l_key: np.ndarray, ab_key: np.ndarray, l_target: np.ndarray, *, cell: int = 32,
-                l_bins: int = 12) -> np.ndarray:
+                l_bins: int = 12, side: int = EXEMPLAR_SIDE) -> np.ndarray:
     """Colours for ``l_target`` matched from a key frame: a bilateral grid over (y, x, L) [5]_.
 
     The key frame's ab is splatted into cells of ``cell`` pixels and ``l_bins``
     lightness bins, blurred, and read back at each target pixel's position and
     lightness, so a pixel gets the colour of key-frame pixels that are nearby
-    and of similar lightness.
+    and of similar lightness. The matching works on frames at most ``side`` pixels wide/high.
     """
     from scipy.ndimage import gaussian_filter, map_coordinates
 
     h, w = l_target.shape
-    scale = min(1.0, EXEMPLAR_SIDE / max(h, w))
+    scale = min(1.0, side / max(h, w))
     if scale < 1.0:  # the grid is coarse anyway: work at a reduced size, bring the result back up
         cv2 = _cv2()
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         small = [cv2.resize(np.ascontiguousarray(x, dtype=np.float32), size, interpolation=cv2.INTER_AREA)
                  for x in (l_key, ab_key, l_target)]
-        out = exemplar_ab(*small, cell=max(4, round(cell * scale)), l_bins=l_bins)
+        out = exemplar_ab(*small, cell=max(4, round(cell * scale)), l_bins=l_bins, side=side)
         return cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
     gh, gw = h // cell + 2, w // cell + 2
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -224,8 +226,46 @@ def exemplar_ab(l_key: np.ndarray, ab_key: np.ndarray, l_target: np.ndarray, *, 
     return out
 
 
+def _track(small: list[np.ndarray], order) -> list:
+    """Flow from each frame of ``order`` back to the key frame ``order[0]``, and how far it is trusted.
+
+    Returns, for each frame of ``small`` visited (others None), ``(F, C)``: ``F`` maps a pixel of the
+    frame to its position in the key frame (``small[t][x] ~ small[key][x + F(x)]``), composed from
+    the frame-to-frame flows (``F_t = f_t + warp(F_{t-1}, f_t)``), and ``C`` is the product of the
+    :func:`confidence` of the steps along the way.
+    """
+    out: list = [None] * len(small)
+    k = order[0]
+    shape = small[k].shape
+    out[k] = (np.zeros((*shape, 2), np.float32), np.ones(shape, np.float32))
+    for prev, t in zip(order, order[1:]):
+        f = flow(small[t], small[prev])
+        f_prev, c_prev = out[prev]
+        out[t] = (f + warp(f_prev, f), confidence(small[t], warp(small[prev], f)) * warp(c_prev, f))
+    return out
+
+
+def _sample(ab_key: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``ab_key`` read where the composed flow ``f`` (:func:`_track`, same size) points."""
+    cv2 = _cv2()
+    h, w = f.shape[:2]
+    grid = _GRIDS.get(("xy", h, w))
+    if grid is None:
+        if len(_GRIDS) > 4:
+            _GRIDS.clear()
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        grid = _GRIDS[("xy", h, w)] = np.dstack([gx, gy])
+    return cv2.remap(ab_key, cv2.add(grid, f), None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def propagate(lightness: list[np.ndarray], ab_first: np.ndarray, ab_last: np.ndarray | None) -> list[np.ndarray]:
     """Colours for every frame of a run from its key frames: the first, and the last (if given).
+
+    The work is done on frames at most ``PROPAGATE_SIDE`` pixels wide (ab is smooth: the network
+    predicts it at about a quarter of that size): the flow is composed from frame to frame back to
+    each key frame (:func:`_track`), each frame's ab is read from the key frames' ab in one remap each
+    -- so colours are not resampled once per frame, which would blur them a little more with every
+    step -- and blended, then brought to full size once.
 
     Parameters
     ----------
@@ -237,53 +277,55 @@ def propagate(lightness: list[np.ndarray], ab_first: np.ndarray, ab_last: np.nda
     Returns
     -------
     list of (H, W, 2) float32
-        ab for every frame; the key frames keep theirs.
+        ab for every frame; the key frames keep theirs. The frames between get the key frames'
+        colours carried along the flow, weighted by distance and confidence; where neither key
+        frame is reached on more than ``FILL_FRACTION`` of a frame, colours matched from the nearer
+        key frame (:func:`exemplar_ab`) fill in.
     """
+    cv2 = _cv2()
     n = len(lightness)
     if n == 0:
         return []
-    fwd: list = [None] * n
-    fwd[0] = (ab_first.astype(np.float32), np.ones(lightness[0].shape, np.float32))
-    for t in range(1, n):
-        f = flow(lightness[t], lightness[t - 1])
-        ab_prev, c_prev = fwd[t - 1]
-        c = confidence(lightness[t], warp(lightness[t - 1], f)) * warp(c_prev, f)
-        fwd[t] = (warp(ab_prev, f), c)
-    bwd: list = [None] * n
-    if ab_last is not None and n > 1:
-        bwd[n - 1] = (ab_last.astype(np.float32), np.ones(lightness[-1].shape, np.float32))
-        for t in range(n - 2, -1, -1):
-            f = flow(lightness[t], lightness[t + 1])
-            ab_next, c_next = bwd[t + 1]
-            c = confidence(lightness[t], warp(lightness[t + 1], f)) * warp(c_next, f)
-            bwd[t] = (warp(ab_next, f), c)
-    out = []
+    two = ab_last is not None and n > 1
+    keys = [np.ascontiguousarray(ab_first, dtype=np.float32)]
+    if two:
+        keys.append(np.ascontiguousarray(ab_last, dtype=np.float32))
+    h, w = lightness[0].shape
+    ratio = min(1.0, PROPAGATE_SIDE / max(h, w))
+    size = (max(8, round(w * ratio)), max(8, round(h * ratio))) if ratio < 1.0 else (w, h)
+
+    def shrink(x):
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return cv2.resize(x, size, interpolation=cv2.INTER_AREA) if size != (w, h) else x
+
+    small = [shrink(lt) for lt in lightness]
+    keys_small = [shrink(k) for k in keys]
+    fwd = _track(small, list(range(n)))
+    bwd = _track(small, list(range(n - 1, -1, -1))) if two else [None] * n
     eps = np.float32(0.02)
-    for t in range(n):
-        if t == 0:
-            out.append(ab_first.astype(np.float32))
-            continue
-        if t == n - 1 and ab_last is not None:
-            out.append(ab_last.astype(np.float32))
-            continue
-        pos = t / (n - 1) if n > 1 else 0.0
-        ab_f, c_f = fwd[t]
-        wf = c_f * np.float32(1.0 - pos if bwd[t] is not None else 1.0)
-        num = wf[..., None] * ab_f
-        den = wf.copy()
-        if bwd[t] is not None:
-            ab_b, c_b = bwd[t]
-            wb = c_b * np.float32(pos)
-            num += wb[..., None] * ab_b
-            den += wb
-        if float(np.count_nonzero(den < 0.25)) > FILL_FRACTION * den.size:
+    out = [keys[0].copy()]
+    for t in range(1, n - 1 if two else n):
+        pos = np.float32(t / (n - 1))
+        f_f, c_f = fwd[t]
+        ab_f = _sample(keys_small[0], f_f)
+        if two:  # (wf ab_f + wb ab_b + eps fill) / (wf + wb + eps), with fill = ab_f unless matched below
+            f_b, c_b = bwd[t]
+            wb = c_b * pos
+            den = c_f * (np.float32(1.0) - pos) + wb + eps
+            ab = ab_f + (wb / den)[..., None] * (_sample(keys_small[1], f_b) - ab_f)
+            reached = np.maximum(c_f, c_b)
+        else:
+            ab, den, reached = ab_f, c_f + eps, c_f
+        if float(np.count_nonzero(reached < 0.25)) > FILL_FRACTION * reached.size:
             # enough of the frame is reached by neither key frame's flow: match colours from the nearer key frame
-            near_first = bwd[t] is None or pos <= 0.5
-            key_l, key_ab = (lightness[0], ab_first) if near_first else (lightness[-1], ab_last)
-            fill = exemplar_ab(key_l, key_ab, lightness[t])
-        else:  # a few stray pixels: the colour carried forwards is a good enough stand-in (and far cheaper)
-            fill = ab_f
-        out.append(((num + eps * fill) / (den + eps)[..., None]).astype(np.float32))
+            k = 0 if not two or pos <= 0.5 else 1
+            fill = exemplar_ab(small[0 if k == 0 else -1], keys_small[k], small[t],
+                               cell=max(4, round(32 * size[0] / w)), side=FILL_SIDE)
+            ab = ab + (eps / den)[..., None] * (fill - ab_f)
+        # else a few stray pixels: the colour carried forwards is a good enough stand-in (and far cheaper)
+        out.append(cv2.resize(ab, (w, h), interpolation=cv2.INTER_LINEAR) if size != (w, h) else ab)
+    if two:
+        out.append(keys[1].copy())
     return out
 
 

@@ -149,6 +149,22 @@ def test_propagate_carries_key_colours():
     assert np.abs(out[4][..., 1]).max() < 1.0
 
 
+@pytest.mark.parametrize("width", [64, 640])  # 640: propagation runs at a reduced size and is scaled up
+def test_propagate_moves_colours_with_the_picture(width):
+    """Colours tied to the texture follow it as it pans: frame t gets the key frames' ab where its pixels came from."""
+    lightness = [frame_lightness(f)[1] for f in frames(9, h=96, w=width)]
+    ab = [np.dstack([0.8 * (lt - 50), np.full_like(lt, 5.0)]) for lt in lightness]  # the texture's own colours
+    out = propagate(lightness, ab[0], ab[8])
+    inner = (slice(8, -8), slice(8, -8))  # away from the borders the pan uncovers
+    for t in (2, 4, 6):
+        err = float(np.abs(out[t][inner][..., 0] - ab[t][inner][..., 0]).mean())
+        still = float(np.abs(ab[0][inner][..., 0] - ab[t][inner][..., 0]).mean())
+        assert err < 0.25 * still and err < 3.0, (t, err, still)
+    forward = propagate(lightness, ab[0], None)
+    assert len(forward) == 9
+    assert float(np.abs(forward[4][inner][..., 0] - ab[4][inner][..., 0]).mean()) < 3.0
+
+
 def test_consistency_modes_reduce_flicker(clip, tmp_path, tint):
     scores, calls = {}, {}
     lightness = [frame_lightness(f)[1] for f in _decode(clip)]
