@@ -416,6 +416,25 @@ def get_region_mask(job_id: str, index: int, request: Request) -> FileResponse:
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
+@router.get("/api/jobs/{job_id}/inputs/{role}", response_class=FileResponse, responses=_ERRORS)
+def get_input(job_id: str, role: str, request: Request) -> FileResponse:
+    """An upload the job was given (``image``, ``reference``, ...), as it was uploaded: the page reopens a
+    job from it, with its pins and regions, to go on steering the colours."""
+    store = get_store(request)
+    job = _job(store, job_id, request)
+    if role not in job["inputs"]:
+        raise _bad(f"input: the job has no {role!r} input (it has {', '.join(job['inputs'])})", 404)
+    path = upload_path(store.job_dir(job_id), role)
+    if not path.is_file():
+        raise _bad("job: no such job (unknown, expired or deleted)", 404)
+    try:
+        kind = probe(path, role, get_settings(request).max_pixels).format
+    except UploadError:
+        kind = ""
+    return FileResponse(path, media_type=_MEDIA.get(kind, "application/octet-stream"),
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
 def _cancel(request: Request, job_id: str) -> dict:
     """Cancel a queued or running job (its worker is stopped); the row as it was, or 404."""
     store = get_store(request)

@@ -11,6 +11,9 @@ const state = {
   palette: null,
 };
 const FINAL = ["done", "failed", "cancelled"];
+// Region masks of a reopened job (uploaded images, not strokes), by region maskId: white where the region is,
+// with the mask's gray level as alpha.
+const maskCanvases = new Map();
 
 // ---------------------------------------------------------------- API
 function headers() {
@@ -409,6 +412,7 @@ async function run() {
   try {
     const job = await (await api("/api/jobs", { method: "POST", body: form })).json();
     state.jobId = job.id;
+    history.replaceState(null, "", `#job=${job.id}`);  // a reload reopens this job, pins and regions included
     $("cancel").hidden = false;
     $("cancel").disabled = false;
     const end = await follow(job.id);
@@ -560,6 +564,17 @@ function pinPoint(e) {
 }
 
 function drawRegion(ctx, region, colour) {
+  const mask = region.maskId != null ? maskCanvases.get(region.maskId) : null;
+  if (mask) {
+    const c = document.createElement("canvas");
+    c.width = mask.width; c.height = mask.height;
+    const cctx = c.getContext("2d");
+    cctx.drawImage(mask, 0, 0);
+    cctx.globalCompositeOperation = "source-in";  // the mask's shape in the region's colour
+    cctx.fillStyle = colour;
+    cctx.fillRect(0, 0, c.width, c.height);
+    ctx.drawImage(c, 0, 0);
+  }
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
   ctx.strokeStyle = colour;
@@ -607,7 +622,8 @@ function drawPins() {
 }
 
 function snapshot() {
-  return JSON.stringify({ pins: state.pins, regions: state.regions.map((r) => ({ color: r.color, strokes: r.strokes })) });
+  return JSON.stringify({ pins: state.pins,
+                          regions: state.regions.map((r) => ({ color: r.color, strokes: r.strokes, maskId: r.maskId })) });
 }
 
 function remember() {
@@ -860,7 +876,7 @@ function regionMaskBlob(region) {
 
 async function appendGuidance(form, m) {
   if (state.pins.length) form.append("hints", hintsJson());
-  const regions = declares(m, "regions") ? state.regions.filter((r) => r.strokes.length) : [];
+  const regions = declares(m, "regions") ? state.regions.filter((r) => r.strokes.length || r.maskId != null) : [];
   if (!regions.length) return;
   form.append("regions", JSON.stringify(regions.map((r, i) => ({ mask: i, color: r.color }))));
   for (const [i, r] of regions.entries()) form.append("region_mask", await regionMaskBlob(r), `region-${i}.png`);
@@ -947,6 +963,54 @@ async function suggestFor(index) {
   }
 }
 
+// ---------------------------------------------------------------- reopening a job (#job=ID)
+async function loadMask(url, id) {
+  const bitmap = await createImageBitmap(await (await api(url)).blob());
+  const c = document.createElement("canvas");
+  c.width = bitmap.width; c.height = bitmap.height;
+  const ctx = c.getContext("2d");
+  ctx.drawImage(bitmap, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height);
+  for (let i = 0; i < d.data.length; i += 4) {
+    d.data[i + 3] = d.data[i];
+    d.data[i] = d.data[i + 1] = d.data[i + 2] = 255;
+  }
+  ctx.putImageData(d, 0, 0);
+  maskCanvases.set(id, c);
+}
+
+async function inputFile(job, role) {
+  const blob = await (await api(`/api/jobs/${job.id}/inputs/${role}`)).blob();
+  return new File([blob], role === "image" ? job.name || "image" : role, { type: blob.type });
+}
+
+async function reopen(id) {
+  const job = await (await api(`/api/jobs/${id}`)).json();
+  if (state.methods.some((m) => m.name === job.method)) {
+    $("method").value = job.method;
+    onMethodChange();
+  }
+  for (const [name, value] of Object.entries(job.params || {})) {
+    const input = $(`param-${name}`);
+    if (!input) continue;
+    if (input.type === "checkbox") input.checked = Boolean(value); else input.value = value;
+  }
+  if ((job.inputs || []).includes("reference")) setReference(await inputFile(job, "reference"));
+  if ((job.inputs || []).includes("mask")) setMask(await inputFile(job, "mask"));
+  await setImage(await inputFile(job, "image"));
+  state.pins = (job.hints || []).map((h) => ({ x: h.x, y: h.y, color: h.color }));
+  for (const [i, r] of (job.regions || []).entries()) {
+    const maskId = `${job.id}-${i}`;
+    await loadMask(r.mask_url, maskId);
+    state.regions.push({ color: r.color, strokes: [], maskId });
+  }
+  state.currentRegion = state.regions.length ? state.regions.length - 1 : null;
+  renderRegionList();
+  pinsChanged();
+  if (job.state === "done") await showResult(job);
+  else setStatus(`reopened job ${job.id} (${job.state}); Run to colorize again`);
+}
+
 // ---------------------------------------------------------------- start
 window.addEventListener("DOMContentLoaded", () => {
   bindDrop("drop", "image-input", setImage);
@@ -967,5 +1031,12 @@ window.addEventListener("DOMContentLoaded", () => {
       .then(() => setStatus("ready"))  // the token works: the earlier "needs an API token" no longer applies
       .catch((err) => { $("token").classList.add("bad"); setStatus(err.message, true); });
   });
-  loadMethods().then(() => setStatus("ready")).catch((err) => setStatus(err.message, true));
+  const reopening = /^#job=([A-Za-z0-9_-]+)$/.exec(location.hash);
+  loadMethods()
+    .then(() => setStatus("ready"))
+    .then(() => (reopening ? reopen(reopening[1]) : null))
+    .catch((err) => {
+      if (reopening) history.replaceState(null, "", location.pathname);  // an expired job: start afresh
+      setStatus(err.message, true);
+    });
 });

@@ -455,3 +455,20 @@ def test_colour_pins_in_browser(page, server, photos, tmp_path):
                            [px, py])
     assert picked == "#" + bytes(rgb).hex(), (picked, rgb)
     _wait_preview(page, seq, pins=1, regions=1)
+
+    # a reload reopens the last job (#job=ID): its image, pins, region and result, ready to go on steering
+    assert page.url.endswith(f"#job={job_id}"), page.url
+    page.reload()
+    expect(page.locator("#result-img")).to_have_attribute("data-job-id", job_id, timeout=60_000)
+    assert page.locator("#pins-canvas").get_attribute("data-pins") == "1"
+    assert page.locator("#pins-canvas").get_attribute("data-regions") == "1"
+    expect(page.locator("#region-list li")).to_have_count(1)
+    page.click("#edit")
+    page.click("#run")
+    again_id, again = _result(page, server, previous=job_id)
+    again_job = httpx.get(f"{server.url}/api/jobs/{again_id}").json()
+    assert again_job["hints"] == job["hints"] and again_job["regions"][0]["color"] == navy, again_job
+    repainted = decode_png(httpx.get(f"{server.url}/api/jobs/{again_id}/region_mask/0").content)
+    repainted = repainted if repainted.ndim == 2 else repainted[..., 0]
+    assert np.array_equal(repainted > 127, painted > 127)  # the reopened region is the painted one
+    assert _ab_distance(again[y0, 145], navy) < 20

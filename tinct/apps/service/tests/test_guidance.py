@@ -111,6 +111,11 @@ def test_region_colour(client, gray):
     np.testing.assert_array_equal(decode_png(saved.content), mask)
     for bad in ("1", "99", "-1", "x"):
         assert 400 <= client.get(f"/api/jobs/{job['id']}/region_mask/{bad}").status_code < 500
+    # the page reopens a job from its own upload, byte for byte; roles it was not given are a 404
+    got = client.get(f"/api/jobs/{job['id']}/inputs/image")
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png" and got.content == data
+    for role in ("reference", "scribbles", "../image", "nonsense"):
+        assert client.get(f"/api/jobs/{job['id']}/inputs/{role}").status_code == 404
     assert client.get("/api/jobs/" + "A" * 22 + "/region_mask/0").status_code == 404
     out = decode_png(client.get(f"/api/jobs/{job['id']}/result").content)
     inside = _ab(out[15:45, 65:105].reshape(-1, 3)).mean(axis=0)
