@@ -299,6 +299,30 @@ def reference_list(reference, reference_mask) -> list[tuple[np.ndarray, np.ndarr
     return out
 
 
+def _strips(h: int, w: int):
+    """Row slices of about a quarter megapixel covering an (h, w) image.
+
+    Lab -> RGB with the chroma gamut fit needs some 140 bytes of temporaries per pixel, so a quarter
+    megapixel keeps them near 35 MB.
+    """
+    step = max(1, _CHUNK * 4 // max(w, 1))
+    for y in range(0, h, step):
+        yield slice(y, min(h, y + step))
+
+
+def _working_rgb(rgb: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The (H, W[, C]) input at the working ``shape`` as float RGB in [0, 1].
+
+    Integer images are area-averaged in their own dtype (OpenCV rounds the result to the nearest code, half a
+    code at most, at the working size only), so no full-size float copy is made.
+    """
+    import cv2
+
+    if rgb.dtype.kind == "u" and rgb.shape[:2] != shape:
+        return to_float_rgb(cv2.resize(np.ascontiguousarray(rgb), (shape[1], shape[0]), interpolation=cv2.INTER_AREA))
+    return _resize(to_float_rgb(rgb), shape)
+
+
 def _segment_count(segments: int, h: int, w: int) -> int:
     return segments if segments > 0 else default_segments(h, w)
 
@@ -388,20 +412,22 @@ def recolour(target, refs, target_mask, *, colorize: bool, backend, weights, tau
 
     image = check_image(target, "image" if colorize else "target")
     rgb_in, _ = split_alpha(image)
-    full = to_float_rgb(rgb_in, "image" if colorize else "target")
-    H, W = full.shape[:2]
+    H, W = rgb_in.shape[:2]
     mask = check_mask(target_mask, (H, W), "mask" if colorize else "target_mask")
     h, w = working_shape(H, W, size)
+    # Full resolution is only ever touched in strips (the guided upsampler works in bands): a float copy of a 12 MP RGB image
+    # alone is 144 MB, and the Lab -> RGB step makes several more (the call peaked at 732 MB added).
+    L_full = np.empty((H, W), np.float32)
+    for rows in _strips(H, W):
+        strip = rgb_in[rows]
+        L_full[rows] = rgb2lightness(rgb2gray(strip) if colorize else strip)
+    small = _working_rgb(rgb_in, (h, w))
     if colorize:
-        gray_full = rgb2gray(full)
-        L_full = rgb2lightness(gray_full)
-        del gray_full
-        gray_w = rgb2gray(_resize(full, (h, w)))  # Rec. 601 is linear: gray of the resized image
+        gray_w = rgb2gray(small)  # Rec. 601 is linear: gray of the resized image
         target_w = np.repeat(gray_w[..., None], 3, axis=2)
         kernel_colour = rgb2lab(target_w)[..., :1]
     else:
-        L_full = rgb2lightness(full)
-        target_w = _resize(full, (h, w))
+        target_w = small
         kernel_colour = rgb2lab(target_w)
     labels_t, c_i = _match(target_w, refs, colorize=colorize, backend=backend, weights=weights, tau=tau,
                            segments=segments, compactness=compactness, threads=threads)
@@ -410,12 +436,13 @@ def recolour(target, refs, target_mask, *, colorize: bool, backend, weights, tau
     ab_w = fuse(labels_t, kernel_colour, stats, c_i, sigma_g, neighbors)
     ab = guided_upsample(ab_w, L_full) if (h, w) != (H, W) else ab_w
     dtype = output_dtype(image)
-    lab = np.concatenate([L_full[..., None].astype(np.float32), ab], axis=2)
-    del L_full
-    out = lab2rgb(lab, gamut="chroma", dtype=dtype)
-    if mask is not None:
-        same = rgb_in.dtype == dtype and rgb_in.ndim == 3 and rgb_in.shape[2] == 3
-        keep = rgb_in.copy() if same else from_float(full, dtype)  # gray inputs: their value on all channels
-        keep[mask] = out[mask]
-        out = keep
+    same = rgb_in.dtype == dtype and rgb_in.ndim == 3 and rgb_in.shape[2] == 3
+    out = np.empty((H, W, 3), dtype)
+    for rows in _strips(H, W):
+        lab = np.concatenate([L_full[rows, :, None], ab[rows]], axis=2)
+        out[rows] = lab2rgb(lab, gamut="chroma", dtype=dtype)
+        if mask is not None:  # outside the mask: the input, bit for bit (gray inputs: their value on all channels)
+            outside = ~mask[rows]
+            keep = rgb_in[rows] if same else from_float(to_float_rgb(rgb_in[rows]), dtype)
+            out[rows][outside] = keep[outside]
     return restore(out, image)
