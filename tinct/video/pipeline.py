@@ -79,7 +79,8 @@ from tinct.video.temporal import DEFAULT_CUT_THRESHOLD, CutDetector, propagate
 
 CONSISTENCY = ("none", "flow", "keyframes")
 MANIFEST = "manifest.json"
-CACHE_VERSION = 2  # 2: flow mode colorizes only where the flow fails; its state holds frames since a colorization
+CACHE_VERSION = 3  # 2: flow mode colorizes only where the flow fails; 3: its state holds the pending colour change
+EASE = 0.3  # 'flow': share of the pending colour change a frame takes where the flow is right (see _chunk_flow)
 
 
 @dataclass
@@ -306,15 +307,17 @@ class Cache:
 
 
 # --------------------------------------------------------------------------- chunk processing
-def _save_state(path: Path, lightness: np.ndarray, ab: np.ndarray, since: int = 0) -> None:
+def _save_state(path: Path, lightness: np.ndarray, ab: np.ndarray, since: int = 0,
+                pending: np.ndarray | None = None) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
-    np.savez(tmp, L=lightness.astype(np.float32), ab=ab.astype(np.float32), since=np.int64(since))
+    extra = {} if pending is None else {"pending": pending.astype(np.float32)}
+    np.savez(tmp, L=lightness.astype(np.float32), ab=ab.astype(np.float32), since=np.int64(since), **extra)
     os.replace(tmp, path)
 
 
 def _load_state(path: Path):
     with np.load(path) as z:
-        return z["L"], z["ab"], int(z["since"]) if "since" in z else 0
+        return z["L"], z["ab"], int(z["since"]) if "since" in z else 0, z["pending"] if "pending" in z else None
 
 
 BATCH_FRAMES = 8  # frames colorized per method batch (CNN methods run them through the network together)
@@ -431,12 +434,19 @@ def _plan_window(job, window, cuts, state):
 def _chunk_flow(job, info, start, stop, cuts, holder, counter, tick=None):
     """Yield the output frames ``start..stop-1`` (modes none/flow); ``holder[0]`` is the state in and out.
 
-    The state is ``(L, ab, frames since the last colorization)`` of the last frame, or None.
+    The state is ``(L, ab, frames since the last colorization, pending change)`` of the last frame, or None.
+
+    A colorized frame's colours are blended with the carried ones by the recursive filter
+    (:class:`~tinct.video.temporal.FlowSmoother`); where the flow is right, the change this makes is
+    not shown at once -- a step every ``keyframe_interval`` frames is flicker, and the warp error
+    counts it squared -- but eased in: each frame takes ``EASE`` of what is left (``pending``, carried
+    along the flow). Where the flow is wrong the fresh colour is shown at once.
     """
     from tinct.video.temporal import warp
 
     state = holder[0]
-    l_prev, ab_prev, since = state if state is not None else (None, None, 0)
+    l_prev, ab_prev, since, pending = state if state is not None else (None, None, 0, None)
+    ease = np.float32(EASE)
     strength = np.float32(job.strength)
     for window in _batches(in_thread(read_frames(info, start, stop)), WINDOW):
         plan, _ = _plan_window(job, window, cuts, (l_prev, since))
@@ -451,18 +461,29 @@ def _chunk_flow(job, info, start, stop, cuts, holder, counter, tick=None):
             if f is None or frame_hints(job, window[k][0]) is not None:
                 # first frame, cut, no smoothing, or a frame with the user's colours: its own colours stand
                 ab = fresh[k]
-                since = 0
+                since, pending = 0, None
             else:
                 carried = warp(ab_prev, f)
+                if pending is not None:
+                    pending = warp(pending, f)
                 if key:  # the recursive filter: fresh colour where the flow is wrong, the carried one where right
                     ab = fresh[k]
-                    ab += (c * strength)[..., None] * (carried - ab)
+                    base = carried if pending is None else carried + pending  # where the colours were going
+                    ab += (c * strength)[..., None] * (base - ab)
+                    pending = ab - carried
+                    held = (c * (np.float32(1.0) - ease))[..., None]  # kept back where the flow is right
+                    ab -= held * pending
+                    pending *= held
                     since = 0
                 else:
                     ab = carried
                     since += 1
+                    if pending is not None:
+                        ab += ease * pending
+                        # what is left after this many frames is under 2 % of the change: let it go
+                        pending = None if (1.0 - EASE) ** since < 0.02 else pending * (np.float32(1.0) - ease)
             l_prev, ab_prev = lightness, ab
-            holder[0] = (l_prev, ab_prev, since)
+            holder[0] = (l_prev, ab_prev, since, pending)
             yield compose(lightness, ab)
             if tick is not None:
                 tick()

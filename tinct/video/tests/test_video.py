@@ -184,6 +184,25 @@ def test_consistency_modes_reduce_flicker(clip, tmp_path, tint):
     assert calls["keyframes"] < 24
 
 
+def test_flow_mode_eases_fresh_colours_in(clip, tmp_path, tint, monkeypatch):
+    """A colorized frame's change where the flow is right is spread over the next frames, not shown at once."""
+    import tinct.video.pipeline as pipeline
+
+    means = {}
+    for ease in (1.0, pipeline.EASE):  # 1: the whole change at the colorized frame
+        monkeypatch.setattr(pipeline, "EASE", ease)
+        out = tmp_path / f"ease{ease}.mp4"
+        colorize_video(clip, out, VideoJob(tint, {"jitter": 20.0}, consistency="flow", keyframe_interval=6))
+        _, ab = _lab(_decode(out))
+        means[ease] = np.array([x[8:-8, 8:-8].mean(axis=(0, 1)) for x in ab])  # frames 6 and 18 are colorized
+    sudden, eased = means[1.0], means[pipeline.EASE]
+    for k in (6, 18):
+        step, step_eased = (np.abs(m[k] - m[k - 1]).max() for m in (sudden, eased))
+        assert step > 1.0 and step_eased < 0.6 * step, (k, step, step_eased)
+    # eased in, not lost: five frames on, most of the change has arrived
+    assert np.abs(eased[11] - sudden[11]).max() < 0.5 * np.abs(sudden[11] - sudden[5]).max()
+
+
 def test_flow_mode_colorizes_where_the_flow_fails(clip, tmp_path, tint):
     """min_tracked=1 asks for every frame; a large interval leaves only the shot starts."""
     fake.CALLS[0] = 0
