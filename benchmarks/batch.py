@@ -27,9 +27,9 @@ Usage::
 
     python benchmarks/batch.py                 # 48 photos
     python benchmarks/batch.py --n 12 --method exemplar
-    # the tables in docs/video-batch.md (two runs, each short enough for a paused-training window):
-    python benchmarks/batch.py --n 24 --megapixels 1 --repeat 2 --configs 1:1:0:off 2:1:0:off 1:1 2:1
-    python benchmarks/batch.py --n 24 --megapixels 1 --repeat 2 --no-sequential --no-prefetch-row
+    # the tables in docs/video-batch.md (each run short enough for a paused-training window of 3 minutes):
+    python benchmarks/batch.py --n 24 --megapixels 1 --repeat 2 --configs 1:1:0:off 2:1:0:off 1:1:off 1:1 1:1:2 1:2 2:1
+    python benchmarks/batch.py --n 32 --megapixels 1 --configs --no-sequential --overhead-tasks 0 --overlap-rounds 3
 """
 
 from __future__ import annotations
