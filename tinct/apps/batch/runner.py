@@ -3,8 +3,9 @@
 ``run_batch`` submits tasks of several files each (:func:`tinct.apps.batch.tasks.process_files`,
 about four tasks per worker thread, so that scheduling costs little beside the work, while the
 load stays balanced) to a :class:`distributed.LocalCluster` it starts (worker processes x threads =
-the CPUs, each with its method and model loaded once) or to an existing scheduler, and collects the
-results as they finish:
+the CPUs, each with its method and model loaded once, each Dask thread computing one file at a time
+while the task reads the next and writes the last beside it, and a method's own ``threads`` 1 unless
+given: :func:`network_threads`) or to an existing scheduler, and collects the results as they finish:
 
 * idempotent: outputs that already exist are skipped before anything is sent
   (and again by the task, in case an earlier attempt of it wrote the file);
