@@ -32,7 +32,8 @@ Consistency modes
     cut, and at least every ``keyframe_interval`` frames -- and its fresh colours
     are blended with the carried ones by the recursive filter of
     :class:`~tinct.video.temporal.FlowSmoother` (fresh colour where the flow is
-    wrong, the carried colour where it is right). The flow is measured on L only,
+    wrong, the carried colour where it is right; where it is right, the change is eased in over the
+    next frames rather than shown at once). The flow is measured on L only,
     so the frames to colorize are known before any is colorized, and they go
     through the network together (``WINDOW`` frames are planned at a time).
 ``'keyframes'``
