@@ -376,27 +376,7 @@ def _match(target_rgb_w, refs, *, colorize, backend, weights, tau, segments, com
     colours_r = np.concatenate(colours, axis=0)
     ms = [correlation(a, b) for a, b in zip(ft, fr)]
     att = attention(ms, tau, "sum" if colorize else "mean")
-    c_i = att @ colours_r
-    if not colorize:
-        c_i = keep_chroma(c_i, att, colours_r)
-    return labels_t, c_i
-
-
-def keep_chroma(c_i: np.ndarray, att: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """Give each attention-averaged ab the attention-averaged chroma of its matches (hue kept).
-
-    With weak (handcrafted) features a target superpixel attends to many reference superpixels of
-    different hues; their ab vectors partly cancel, so the mean lies near the gray axis (on
-    ``transfer-pairs``' Scotland pair the matched colours had mean chroma 12.7 against the reference's
-    25.5). The mean hue is still the best guess, but the match's colourfulness is the mean of the
-    matched chromas, not the chroma of the mean vector. Used for transfer only: colorization's merged
-    attention is sharp and its defaults were tuned as they are.
-    """
-    chroma = np.hypot(c_i[:, 0], c_i[:, 1])
-    wanted = att @ np.hypot(colours[:, 0], colours[:, 1])
-    # a mean within 1 unit of gray has no reliable hue: leave it as it is rather than amplify noise
-    gain = np.where(chroma > 1.0, wanted / np.maximum(chroma, 1e-6), 1.0)
-    return (c_i * gain[:, None]).astype(c_i.dtype)
+    return labels_t, att @ colours_r
 
 
 def recolour(target, refs, target_mask, *, colorize: bool, backend, weights, tau, delta_s, delta_c, sigma_g, segments,
