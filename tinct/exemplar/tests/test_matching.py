@@ -260,3 +260,21 @@ def test_auto_backend_prefers_installed_tinctnet_weights(monkeypatch, tmp_path, 
                           exemplar(gray, reference=reference, backend="tinctnet", weights=str(tmp_path / "tn.pt")))
     target = scene(GREEN, YELLOW)  # transfer's auto stays handcrafted
     assert np.array_equal(superpixel(target, reference), superpixel(target, reference, backend="handcrafted"))
+
+
+def test_lightness_shift_moves_only_colours_out_of_gamut_and_by_the_least_amount():
+    from tinct.color import lab2rgb
+    from tinct.exemplar.matching import lightness_shift
+
+    L = np.array([[50.0, 92.0, 92.0]], np.float32)
+    ab = np.array([[[20.0, 10.0], [-10.0, -60.0], [0.0, 5.0]]], np.float32)  # fits; a vivid blue at L 92; fits
+    shift = lightness_shift(L, ab)
+    assert shift[0, 0] == 0 and shift[0, 2] == 0
+    assert shift[0, 1] < -5  # vivid blue lives lower
+    # The moved colour is closer (Delta E) to the wanted one than keeping L and shrinking chroma.
+    want = np.array([92.0, -10.0, -60.0], np.float32)
+    keep_l = lab2rgb(want[None], gamut="chroma")
+    moved = lab2rgb(np.array([[92.0 + shift[0, 1], -10.0, -60.0]], np.float32), gamut="chroma")
+    from tinct.color import rgb2lab
+
+    assert np.linalg.norm(rgb2lab(moved)[0] - want) < np.linalg.norm(rgb2lab(keep_l)[0] - want)
