@@ -4,7 +4,8 @@ Sections (all in one run, every method measured on the same inputs):
 
 1. quality -- every pair of ``data/eval/transfer-pairs/pairs.csv``: sliced Wasserstein distance of the
    result's Lab distribution to the reference's (``swd``, lower = colours closer to the reference),
-   SSIM of result L vs target L (``ssim_l``) and gradient-magnitude correlation (``edge``), plus the
+   SSIM of result L vs target L (``ssim_l``) and gradient-magnitude correlation (``edge``), the result's
+   mean CIELAB chroma over the reference's (``chroma``, 1 = as colourful as the reference), plus the
    wall time; then the mean over pairs. A PNG contact sheet per pair goes to OUTDIR. Images above
    ``--pair-mp`` (default 0.5) megapixels are downscaled first, so the whole table takes minutes.
 2. truth -- a known grading (random 3x3 colour matrix plus per-channel tone curves) is applied to a
@@ -69,6 +70,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "tinct sliced lab": ("sliced", {"color_space": "lab"}),
     "tinct sliced r=8": ("sliced", {"regrain": 8}),
     "tinct sliced raw": ("sliced", {"regrain": 0}),
+    "tinct superpixel": ("superpixel", {}),
+    "tinct superpixel keep L": ("superpixel", {"gamut": "chroma"}),  # the paper: target's L, chroma shrunk
 }
 TIMED = ["tinct reinhard", "tinct mkl", "tinct gmm", "tinct gmm lab", "tinct sliced"]
 
@@ -164,6 +167,14 @@ def shrink(img: np.ndarray, max_mp: float) -> np.ndarray:
     return img if h * w <= max_mp * 1e6 else resize_to(img, max_mp)
 
 
+def mean_chroma(rgb: np.ndarray) -> float:
+    """Mean CIELAB chroma of an image (how colourful it is)."""
+    from tinct.color import rgb2lab
+
+    ab = rgb2lab(rgb)[..., 1:]
+    return float(np.hypot(ab[..., 0], ab[..., 1]).mean())
+
+
 def quality(outdir: Path, methods: dict[str, Callable], max_mp: float = 0.5) -> list[dict]:
     from tinct.metrics import delta_e, transfer_scores
 
@@ -178,14 +189,17 @@ def quality(outdir: Path, methods: dict[str, Callable], max_mp: float = 0.5) -> 
         if expected is not None:
             tiles.append(("published result", expected))
         base = transfer_scores(target, target, reference)
-        rows.append({"pair": pair["pair_id"], "method": "none (target)", **base, "seconds": 0.0})
+        ref_chroma = mean_chroma(reference)
+        rows.append({"pair": pair["pair_id"], "method": "none (target)", **base,
+                     "chroma": mean_chroma(target) / ref_chroma, "seconds": 0.0})
         for label, func in methods.items():
             try:
                 out, sec = timed(func, target, reference)
             except Exception as exc:  # a failing peer is a result
                 rows.append({"pair": pair["pair_id"], "method": label, "error": f"{type(exc).__name__}: {exc}"})
                 continue
-            row = {"pair": pair["pair_id"], "method": label, **transfer_scores(out, target, reference), "seconds": sec}
+            row = {"pair": pair["pair_id"], "method": label, **transfer_scores(out, target, reference),
+                   "chroma": mean_chroma(out) / ref_chroma, "seconds": sec}
             if expected is not None and expected.shape == out.shape:
                 row["de_published"] = delta_e(out, expected)
             rows.append(row)
@@ -436,9 +450,10 @@ def main(argv=None) -> int:
     print(f"# transfer benchmark  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if "quality" in args.sections:
         rows = quality(args.outdir, methods, args.pair_mp)
-        print(table(rows, ["pair", "method", "swd", "ssim_l", "edge", "de_published", "seconds"], "quality per pair"))
-        summ = sorted(summarize(rows, ["swd", "ssim_l", "edge", "seconds"]), key=lambda r: r["swd"])
-        print(table(summ, ["method", "n", "swd", "ssim_l", "edge", "seconds"],
+        print(table(rows, ["pair", "method", "swd", "ssim_l", "edge", "chroma", "de_published", "seconds"],
+                    "quality per pair"))
+        summ = sorted(summarize(rows, ["swd", "ssim_l", "edge", "chroma", "seconds"]), key=lambda r: r["swd"])
+        print(table(summ, ["method", "n", "swd", "ssim_l", "edge", "chroma", "seconds"],
                     "quality, mean over pairs (swd lower = closer to reference; ssim_l, edge higher = structure kept)"))
         print(f"\ncontact sheets: {args.outdir}/<pair>.png")
     if "truth" in args.sections:
