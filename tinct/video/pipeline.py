@@ -80,7 +80,8 @@ from tinct.video.temporal import DEFAULT_CUT_THRESHOLD, CutDetector, propagate
 
 CONSISTENCY = ("none", "flow", "keyframes")
 MANIFEST = "manifest.json"
-CACHE_VERSION = 3  # 2: flow mode colorizes only where the flow fails; 3: its state holds the pending colour change
+CACHE_VERSION = 4  # 2: flow mode colorizes only where the flow fails; 3: its state holds the pending colour change;
+# 4: chunks encoded without x264's mb-tree (io.X264_PARAMS), so that re-encoded chunks are reproducible
 EASE = 0.3  # 'flow': share of the pending colour change a frame takes where the flow is right (see _chunk_flow)
 
 
