@@ -236,9 +236,9 @@ def test_hints_pick_the_model_that_is_better_with_them_and_the_output_says_so(tm
     from tinct.io import read_provenance
     from tinct.models.weights import default_entry
 
-    assert default_entry().name == "tinctnet-v2" and default_entry(guided=True).name == "tinctnet-v3"
+    assert default_entry().name == "tinctnet-v2" and default_entry(guided=True).name == "tinctnet-v5"
     src = example("old_tom_morris.png")
     run_file(make_job("auto", "colorize"), src, tmp_path / "a.png")
     run_file(make_job("auto", "colorize", inputs={"hints": [(50, 40, "#1f3a93")]}), src, tmp_path / "b.png")
     assert read_provenance(tmp_path / "a.png")["model"] == "tinctnet-v2"
-    assert read_provenance(tmp_path / "b.png")["model"] == "tinctnet-v3"
+    assert read_provenance(tmp_path / "b.png")["model"] == "tinctnet-v5"

@@ -164,10 +164,10 @@ def test_cli_hints_file_hint_options_and_regions(gray, tmp_path, capsys):
 def test_one_hint_colours_its_surroundings_not_the_whole_picture(gray):
     from tinct.models.weights import find
 
-    v3 = str(find("tinctnet-v3"))
+    guided = str(find("tinctnet-v5"))
     h, w = gray.shape
-    plain = tinct.colorize(gray, weights=v3)
-    pinned = tinct.colorize(gray, weights=v3, hints=[(20, 20, "#20c040", 3)])  # top-left corner
+    plain = tinct.colorize(gray, weights=guided)
+    pinned = tinct.colorize(gray, weights=guided, hints=[(20, 20, "#20c040", 3)])  # top-left corner
     near = np.s_[10:31, 10:31]
     far = np.s_[h - 60 :, w - 60 :]  # the opposite corner, about 1.3 image widths away
     want = _ab(parse_colour("#20c040"))[0]
