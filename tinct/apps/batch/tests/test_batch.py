@@ -12,6 +12,7 @@ import pytest
 
 from tinct.apps.batch import find_inputs, local_cluster, run_batch
 from tinct.apps.batch import runner as runner_mod
+from tinct.apps.batch.tests.photos import make_photos
 from tinct.apps.cli import main
 from tinct.errors import MissingWeightsError
 from tinct.io import read_image, write_image
@@ -20,33 +21,20 @@ from tinct.registry import get_method
 PLUGIN = "tinct.apps.batch.tests.plugin"
 
 
-def _photos(folder: Path, n: int, seed: int = 0) -> list[Path]:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        img = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
-        img[:12] = img[:12] // 2 + 100  # some structure
-        p = folder / f"img{i:02d}.png"
-        write_image(p, img)
-        paths.append(p)
-    return paths
-
-
 def _temps(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if ".tmp" in p.name]
 
 
 def test_find_inputs_leaves_out_the_output_folder(tmp_path):
-    _photos(tmp_path / "in", 2)
-    _photos(tmp_path / "in" / "out", 2, seed=1)  # results of an earlier run, inside the input folder
+    make_photos(tmp_path / "in", 2)
+    make_photos(tmp_path / "in" / "out", 2, seed=1)  # results of an earlier run, inside the input folder
     found = find_inputs([tmp_path / "in"], tmp_path / "in" / "out")
     assert sorted(f.name for f, _ in found) == ["img00.png", "img01.png"]
 
 
 def test_batch_local_cluster_failures_and_rerun(tmp_path, capsys):
     src = tmp_path / "in"
-    photos = _photos(src, 4) + _photos(src / "sub", 1, seed=3)
+    photos = make_photos(src, 4) + make_photos(src / "sub", 1, seed=3)
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     ref = tmp_path / "ref.png"
     write_image(ref, np.dstack([np.full((8, 8), 200, np.uint8), np.full((8, 8), 90, np.uint8),
@@ -79,7 +67,7 @@ def test_killed_worker_batch_completes_every_output_once(tmp_path):
     from distributed import Client
 
     src = tmp_path / "in"
-    photos = _photos(src, 12)
+    photos = make_photos(src, 12)
     out = tmp_path / "out"
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -131,7 +119,7 @@ def test_killed_worker_batch_completes_every_output_once(tmp_path):
 
 
 def test_unreachable_scheduler_is_one_line_error(tmp_path, monkeypatch, capsys):
-    _photos(tmp_path / "in", 1)
+    make_photos(tmp_path / "in", 1)
     monkeypatch.setattr(runner_mod, "CONNECT_TIMEOUT", "1s")
     rc = main(["batch", str(tmp_path / "in"), str(tmp_path / "out"), "--method", "test-slow", "--plugin", PLUGIN,
                "--scheduler", "tcp://127.0.0.1:9"])
@@ -147,7 +135,7 @@ def test_videos_and_images_in_one_batch(tmp_path, capsys):
     from tinct.video.tests.clips import frames, write_clip
 
     src = tmp_path / "in"
-    _photos(src, 2)
+    make_photos(src, 2)
     write_clip(src / "clip.mp4", frames(10))
     out = tmp_path / "out"
     with local_cluster(1, 2, processes=False) as cluster:
@@ -210,7 +198,7 @@ def test_local_cluster_gives_the_network_one_thread_per_dask_thread(tmp_path):
     assert network_threads(slow, {"delay": 0.0}) == {"delay": 0.0, "threads": 1}
     assert network_threads(slow, {"threads": 0}) == {"threads": 0}  # asked for: the library default
     assert network_threads(get_method("reinhard"), {}) == {}  # no such parameter
-    _photos(tmp_path / "in", 2)
+    make_photos(tmp_path / "in", 2)
     local = run_batch([tmp_path / "in"], tmp_path / "local", "test-slow", workers=1, plugins=(PLUGIN,))
     with local_cluster(1, 1, processes=False) as cluster:
         theirs = run_batch([tmp_path / "in"], tmp_path / "theirs", "test-slow", scheduler=cluster.scheduler_address,

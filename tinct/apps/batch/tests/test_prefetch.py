@@ -14,22 +14,11 @@ import pytest
 import tinct.io
 from tinct.apps.batch import tasks
 from tinct.apps.batch.tests import plugin
+from tinct.apps.batch.tests.photos import make_photos
 from tinct.io import read_image, read_provenance, write_image
 from tinct.pipeline import make_job, run_files
 
 PLUGIN = "tinct.apps.batch.tests.plugin"
-
-
-def _photos(folder: Path, n: int, seed: int = 0) -> list[Path]:
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        img = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
-        img[:12] = img[:12] // 2 + 100
-        write_image(folder / f"img{i:02d}.png", img)
-        paths.append(folder / f"img{i:02d}.png")
-    return paths
 
 
 def _spec(method: str, params: dict | None = None, **extra) -> dict:
@@ -55,7 +44,7 @@ def hook(monkeypatch):
 
 
 def test_overlapped_task_writes_what_the_sequential_pipeline_writes(tmp_path, monkeypatch):
-    photos = _photos(tmp_path / "in", 6)
+    photos = make_photos(tmp_path / "in", 6)
     ref = tmp_path / "ref.png"
     write_image(ref, np.dstack([np.full((8, 8), v, np.uint8) for v in (200, 90, 40)]))
     items = _items(photos, tmp_path / "out", "reinhard")
@@ -78,7 +67,7 @@ def test_overlapped_task_writes_what_the_sequential_pipeline_writes(tmp_path, mo
 
 
 def test_next_file_is_read_while_one_computes_and_only_one_computes(tmp_path, monkeypatch, hook):
-    photos = _photos(tmp_path / "in", 5)
+    photos = make_photos(tmp_path / "in", 5)
     events: list[tuple[str, str]] = []
     lock = threading.Lock()
     second_read = threading.Event()
@@ -113,7 +102,7 @@ def test_next_file_is_read_while_one_computes_and_only_one_computes(tmp_path, mo
 
 
 def test_corrupt_file_in_the_middle_is_one_line_and_the_others_are_written(tmp_path):
-    photos = _photos(tmp_path / "in", 4)
+    photos = make_photos(tmp_path / "in", 4)
     broken = tmp_path / "in" / "img01b.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     out = tmp_path / "out"
@@ -129,7 +118,7 @@ def test_corrupt_file_in_the_middle_is_one_line_and_the_others_are_written(tmp_p
 
 
 def test_interrupted_task_leaves_no_partial_files_and_a_rerun_finishes(tmp_path, hook):
-    photos = _photos(tmp_path / "in", 8)
+    photos = make_photos(tmp_path / "in", 8)
     out = tmp_path / "out"
     items = _items(photos, out, "test-slow")
     spec = _spec("test-slow", {"delay": 0.05, "markers": ""})
@@ -166,7 +155,7 @@ def test_interrupted_task_leaves_no_partial_files_and_a_rerun_finishes(tmp_path,
 
 def test_worker_cache_keeps_one_job_per_setting(tmp_path):
     """A long-lived cluster serves batches with other parameters: each gets its own job, not the last one."""
-    photos = _photos(tmp_path / "in", 2)
+    photos = make_photos(tmp_path / "in", 2)
     ref = tmp_path / "ref.png"
     write_image(ref, np.dstack([np.full((8, 8), v, np.uint8) for v in (200, 90, 40)]))
     full = tasks.process_files(_items(photos, tmp_path / "full", "reinhard"),
