@@ -218,18 +218,9 @@ def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsampl
     logits = out.get("logits")
     ab_low, conf_low = decode_output(out, model.bins, temperature, vividness, calibration or DEFAULT)
     if plain is not None and hints is not None and len(hints):
-        from tinct.colorize.hints import hint_reach
-
-        # The network spreads even one hint over the whole picture (a pin on one parrot repaints the other):
-        # its hinted colours count near the hints, the same network's own guess beyond their reach.
-        from tinct.colorize.upsample import resize
-
         ab_plain, _ = decode_output(plain, model.bins, temperature, vividness,
                                     plain_calibration or calibration or DEFAULT)
-        if ab_plain.shape != ab_low.shape:  # another model's grid (plain_weights)
-            ab_plain = resize(ab_plain, ab_low.shape[:2])
-        near = hint_reach(hints, lightness.shape, ab_low.shape[:2])[..., None]
-        ab_low = ab_plain + near * (ab_low - ab_plain)
+        ab_low = _within_reach(ab_low, ab_plain, hints, lightness.shape)
     ab = upsample_ab(ab_low, lightness, upsample)
     if hints is not None and len(hints):
         from tinct.colorize.hints import apply_hints
@@ -254,6 +245,22 @@ def _finish(arr, lightness, out: dict, model: Model, temperature: float, upsampl
         extras["mode"] = _reattach(_assemble(lightness, mode_ab, dtype), arr)
         extras["logits"] = logits
     return result, extras
+
+
+def _within_reach(ab_hinted: np.ndarray, ab_plain: np.ndarray, hints: np.ndarray, image_shape) -> np.ndarray:
+    """Low-resolution ab with the hinted colours near the hints and the unhinted guess beyond their reach.
+
+    The network spreads even one hint over the whole picture (a pin on one parrot repaints the other), so
+    its hinted output counts only within :func:`tinct.colorize.hints.hint_reach`. ``ab_plain`` may come from
+    another model (``plain_weights``), on another grid: it is resized to ``ab_hinted``'s.
+    """
+    from tinct.colorize.hints import hint_reach
+    from tinct.colorize.upsample import resize
+
+    if ab_plain.shape != ab_hinted.shape:
+        ab_plain = resize(ab_plain, ab_hinted.shape[:2])
+    near = hint_reach(hints, image_shape, ab_hinted.shape[:2])[..., None]
+    return ab_plain + near * (ab_hinted - ab_plain)
 
 
 def colorize_cnn(image, *, arch: str | None = "eccv16", weights=None, prototxt=None,
@@ -448,10 +455,8 @@ def ab_predictor(arch: str | None = "eccv16", **params) -> Callable[..., list]:
     def finish(res: dict, lightness: np.ndarray, points=None, plain: dict | None = None) -> np.ndarray:
         ab_low, _ = decode_output(res, dec.model.bins, dec.temperature, dec.vividness, dec.calibration)
         if plain is not None:  # as in colorize_cnn: hinted colours near the hints, the plain guess beyond
-            from tinct.colorize.hints import hint_reach
-
             ab_plain, _ = decode_output(plain, dec.model.bins, dec.temperature, dec.vividness, dec.calibration)
-            ab_low = ab_plain + hint_reach(points, lightness.shape, ab_low.shape[:2])[..., None] * (ab_low - ab_plain)
+            ab_low = _within_reach(ab_low, ab_plain, points, lightness.shape)
         ab = upsample_ab(ab_low, lightness, dec.upsample)
         if points is not None and len(points):
             from tinct.colorize.hints import apply_hints
