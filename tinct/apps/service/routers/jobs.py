@@ -408,12 +408,7 @@ def get_region_mask(job_id: str, index: int, request: Request) -> FileResponse:
     path = guidance.region_mask_path(store.job_dir(job_id), index) if 0 <= index < guidance.MAX_REGIONS else None
     if path is None or not path.is_file():
         raise _bad(f"region_mask: the job has no region mask {index}", 404)
-    try:
-        kind = probe(path, "region_mask", get_settings(request).max_pixels).format
-    except UploadError:
-        kind = ""
-    return FileResponse(path, media_type=_MEDIA.get(kind, "application/octet-stream"),
-                        headers={"Cache-Control": "private, max-age=3600"})
+    return _upload_file(path, "region_mask", request)
 
 
 @router.get("/api/jobs/{job_id}/inputs/{role}", response_class=FileResponse, responses=_ERRORS)
@@ -427,6 +422,11 @@ def get_input(job_id: str, role: str, request: Request) -> FileResponse:
     path = upload_path(store.job_dir(job_id), role)
     if not path.is_file():
         raise _bad("job: no such job (unknown, expired or deleted)", 404)
+    return _upload_file(path, role, request)
+
+
+def _upload_file(path: Path, role: str, request: Request) -> FileResponse:
+    """A kept upload as it was uploaded, with the media type of what it holds (octet-stream if unreadable)."""
     try:
         kind = probe(path, role, get_settings(request).max_pixels).format
     except UploadError:
