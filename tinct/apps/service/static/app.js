@@ -14,6 +14,7 @@ const FINAL = ["done", "failed", "cancelled"];
 // Region masks of a reopened job (uploaded images, not strokes), by region maskId: white where the region is,
 // with the mask's gray level as alpha.
 const maskCanvases = new Map();
+const tintedMasks = new Map();  // "maskId|colour" -> the mask drawn in that colour
 
 // ---------------------------------------------------------------- API
 function headers() {
@@ -292,22 +293,27 @@ function strokeWidth() {
   return Number($("brush").value) * scale;
 }
 
-function drawStrokes(ctx) {
+// One brush stroke (a dot when it has one point) in the context's current colour.
+function drawStroke(ctx, s) {
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
+  ctx.lineWidth = s.width;
+  ctx.beginPath();
+  ctx.moveTo(s.points[0][0], s.points[0][1]);
+  if (s.points.length === 1) {
+    ctx.arc(s.points[0][0], s.points[0][1], s.width / 2, 0, 2 * Math.PI);
+    ctx.fill();
+  } else {
+    for (const [x, y] of s.points.slice(1)) ctx.lineTo(x, y);
+    ctx.stroke();
+  }
+}
+
+function drawStrokes(ctx) {
   for (const s of state.strokes) {
     ctx.strokeStyle = s.color;
     ctx.fillStyle = s.color;
-    ctx.lineWidth = s.width;
-    ctx.beginPath();
-    ctx.moveTo(s.points[0][0], s.points[0][1]);
-    if (s.points.length === 1) {
-      ctx.arc(s.points[0][0], s.points[0][1], s.width / 2, 0, 2 * Math.PI);
-      ctx.fill();
-    } else {
-      for (const [x, y] of s.points.slice(1)) ctx.lineTo(x, y);
-      ctx.stroke();
-    }
+    drawStroke(ctx, s);
   }
 }
 
@@ -563,34 +569,28 @@ function pinPoint(e) {
   return [Math.min(canvas.width - 1, Math.max(0, x)), Math.min(canvas.height - 1, Math.max(0, y))];
 }
 
-function drawRegion(ctx, region, colour) {
-  const mask = region.maskId != null ? maskCanvases.get(region.maskId) : null;
-  if (mask) {
+// A reopened region's mask in a colour, made once per mask and colour (pins are redrawn on every pointer move).
+function tintedMask(maskId, colour) {
+  const key = `${maskId}|${colour}`;
+  if (!tintedMasks.has(key)) {
+    const mask = maskCanvases.get(maskId);
     const c = document.createElement("canvas");
     c.width = mask.width; c.height = mask.height;
-    const cctx = c.getContext("2d");
-    cctx.drawImage(mask, 0, 0);
-    cctx.globalCompositeOperation = "source-in";  // the mask's shape in the region's colour
-    cctx.fillStyle = colour;
-    cctx.fillRect(0, 0, c.width, c.height);
-    ctx.drawImage(c, 0, 0);
+    const ctx = c.getContext("2d");
+    ctx.drawImage(mask, 0, 0);
+    ctx.globalCompositeOperation = "source-in";  // the mask's shape in the region's colour
+    ctx.fillStyle = colour;
+    ctx.fillRect(0, 0, c.width, c.height);
+    tintedMasks.set(key, c);
   }
-  ctx.lineCap = "round";
-  ctx.lineJoin = "round";
+  return tintedMasks.get(key);
+}
+
+function drawRegion(ctx, region, colour) {
+  if (region.maskId != null && maskCanvases.has(region.maskId)) ctx.drawImage(tintedMask(region.maskId, colour), 0, 0);
   ctx.strokeStyle = colour;
   ctx.fillStyle = colour;
-  for (const s of region.strokes) {
-    ctx.lineWidth = s.width;
-    ctx.beginPath();
-    ctx.moveTo(s.points[0][0], s.points[0][1]);
-    if (s.points.length === 1) {
-      ctx.arc(s.points[0][0], s.points[0][1], s.width / 2, 0, 2 * Math.PI);
-      ctx.fill();
-    } else {
-      for (const [x, y] of s.points.slice(1)) ctx.lineTo(x, y);
-      ctx.stroke();
-    }
-  }
+  for (const s of region.strokes) drawStroke(ctx, s);
 }
 
 function drawPins() {
