@@ -177,6 +177,18 @@ def centre_crop(images, size: int):
     return x
 
 
+def click_weights(ab):
+    """(B, H*W) weights of where people click: ``exp(-std / 5)`` of ab over a 7 x 7 window, so points land
+    inside objects of one colour, not on their edges."""
+    import torch
+    from torch.nn import functional as F
+
+    b, _, h, w = ab.shape
+    mean = F.avg_pool2d(ab, 7, stride=1, padding=3, count_include_pad=False)
+    var = (F.avg_pool2d(ab * ab, 7, stride=1, padding=3, count_include_pad=False) - mean * mean).sum(1)
+    return torch.exp(-var.clamp_min(0.0).sqrt() / 5.0).reshape(b, h * w) + 1e-6
+
+
 def sample_hints(ab, gen, p_none: float = 0.5, p_geom: float = 1 / 8, max_points: int = 128, pool: int = 3,
                  style: str = "random", click_pool: int = 5):
     """Colour hints from the true ab: SIGGRAPH17's random points, or points placed as a user clicks.
@@ -204,10 +216,7 @@ def sample_hints(ab, gen, p_none: float = 0.5, p_geom: float = 1 / 8, max_points
     pos = torch.randint(0, h * w, (b, max_points), generator=gen, device=dev)
     smooth = F.avg_pool2d(ab, pool, stride=1, padding=pool // 2, count_include_pad=False).reshape(b, 2, h * w)
     if style != "random":
-        mean = F.avg_pool2d(ab, 7, stride=1, padding=3, count_include_pad=False)
-        var = (F.avg_pool2d(ab * ab, 7, stride=1, padding=3, count_include_pad=False) - mean * mean).sum(1)
-        weight = torch.exp(-var.clamp_min(0.0).sqrt() / 5.0).reshape(b, h * w) + 1e-6
-        clicks = torch.multinomial(weight, max_points, replacement=True, generator=gen)
+        clicks = torch.multinomial(click_weights(ab), max_points, replacement=True, generator=gen)
         object_colour = F.avg_pool2d(ab, click_pool, stride=1, padding=click_pool // 2,
                                      count_include_pad=False).reshape(b, 2, h * w)
         use = torch.ones((b, 1), dtype=torch.bool, device=dev) if style == "clicks" else (
@@ -248,10 +257,7 @@ def recolour_objects(lum, ab, hint_ab, hint_mask, gen, p: float, pool: int = 5):
     chosen = torch.rand((b,), generator=gen, device=dev) < p
     if p <= 0 or not bool(chosen.any()):
         return ab, hint_ab, hint_mask
-    mean = F.avg_pool2d(ab, 7, stride=1, padding=3, count_include_pad=False)
-    var = (F.avg_pool2d(ab * ab, 7, stride=1, padding=3, count_include_pad=False) - mean * mean).sum(1)
-    weight = torch.exp(-var.clamp_min(0.0).sqrt() / 5.0).reshape(b, h * w) + 1e-6
-    pos = torch.multinomial(weight, 1, generator=gen).view(b)
+    pos = torch.multinomial(click_weights(ab), 1, generator=gen).view(b)
     cy, cx = pos // w, pos % w
     idx = torch.arange(b, device=dev)
     ab_c = ab[idx, :, cy, cx].view(b, 2, 1, 1)
